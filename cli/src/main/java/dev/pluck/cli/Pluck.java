@@ -1,0 +1,73 @@
+package dev.pluck.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.Properties;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code pluck} command: parses arguments, wires the modules, prints results. */
+@Command(
+    name = "pluck",
+    mixinStandardHelpOptions = true,
+    versionProvider = Pluck.Version.class,
+    description = {
+      "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
+      "",
+      "pluck reads a frozen point-in-time view of a VM's disk over NBD, picks the",
+      "volumes, files and folders it is told to, skips swap, free space and",
+      "unchanged extents, and keeps the result in a deduplicating repository."
+    },
+    footer = {"", "Exit status: 0 on success, 1 on failure, 2 on a usage error."})
+public final class Pluck implements Runnable {
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    // No verb given: show what there is to do.
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Builds the command line with pluck's conventions: exit 2 on usage errors. */
+  public static CommandLine commandLine() {
+    CommandLine cmd = new CommandLine(new Pluck());
+    cmd.setParameterExceptionHandler(
+        (ex, args) -> {
+          CommandLine failed = ex.getCommandLine();
+          failed.getErr().println("pluck: " + ex.getMessage());
+          failed.getErr().println("Try 'pluck --help' for more information.");
+          return 2;
+        });
+    return cmd;
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  /** Reads the version Maven wrote into {@code version.properties}. */
+  static final class Version implements CommandLine.IVersionProvider {
+    static String version() {
+      try (InputStream in = Pluck.class.getResourceAsStream("version.properties")) {
+        if (in == null) {
+          return "unknown";
+        }
+        Properties properties = new Properties();
+        properties.load(in);
+        return properties.getProperty("version", "unknown");
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
+    @Override
+    public String[] getVersion() {
+      return new String[] {
+        "pluck " + version(),
+        "Java " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")"
+      };
+    }
+  }
+}

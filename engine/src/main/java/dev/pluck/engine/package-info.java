@@ -1,0 +1,4 @@
+/**
+ * Selection, backup planning and the deduplicating repository.
+ */
+package dev.pluck.engine;
