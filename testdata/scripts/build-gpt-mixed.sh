@@ -55,10 +55,9 @@ python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(9).randbyte
 python3 -c "import random,sys; sys.stdout.buffer.write(random.Random(10).randbytes(90000))" > "$WORK/esp/EFI/debian/grubx64.efi"
 printf 'configfile $prefix/grub.cfg\n' > "$WORK/esp/EFI/debian/grub.cfg"
 MTOOLS_SKIP_CHECK=1 mcopy -s -m -i "$ESP" "$WORK/esp/EFI" ::/
-(cd "$WORK/esp" && find . -type f | sort | while read -r f; do
-  printf '{"path": "%s", "size": %d, "sha256": "%s", "type": "file"}\n' \
-    "${f#.}" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
-done) > "$OUT/files-p2.jsonl"
+# FAT has no kernel driver here: the oracle is the source tree mcopy copied
+# (paths, sizes, contents; FAT keeps mtimes to 2 s and has no owners).
+walk "$WORK/esp" p2 "$OUT"
 
 # p3: ext4 root from a seeded tree.
 gen_tree 1 3000 "$WORK/root" --max-bytes $((56 * MiB)) > "$WORK/root.counts"

@@ -10,6 +10,7 @@ volume's bytes already extracted; --layout adds the LV's segments.
 import argparse
 import json
 import os
+import re
 import subprocess
 
 
@@ -25,7 +26,7 @@ def blkid(path, offset, size):
         if "=" in line:
             k, v = line.split("=", 1)
             if k != "DEVNAME":
-                out[k] = v
+                out[k] = re.sub(r"\\(.)", r"\1", v)  # export format escapes with backslashes
     return out
 
 

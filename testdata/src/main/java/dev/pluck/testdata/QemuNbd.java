@@ -1,0 +1,53 @@
+package dev.pluck.testdata;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** {@code qemu-nbd} serving an image on a private unix socket. */
+public final class QemuNbd extends Daemon {
+  private final Path socket;
+  private final String exportName;
+
+  private QemuNbd(Path dir, Path socket, String exportName, List<String> command) {
+    super("qemu-nbd", dir, command);
+    this.socket = socket;
+    this.exportName = exportName;
+    awaitSocket(socket);
+  }
+
+  /** Serves {@code image} read-only as raw, export name "", up to 8 connections. */
+  public static QemuNbd serve(Path image) {
+    return serve(image, "raw", true, "", List.of());
+  }
+
+  /**
+   * Serves an image.
+   *
+   * @param format qemu's format name (raw, qcow2, ...)
+   * @param readOnly whether writes are refused
+   * @param exportName the NBD export name
+   * @param extraArgs further qemu-nbd options (e.g. {@code --trace ...})
+   */
+  public static QemuNbd serve(Path image, String format, boolean readOnly, String exportName, List<String> extraArgs) {
+    Path dir = privateDir("qemu-nbd");
+    Path socket = dir.resolve("nbd.sock");
+    List<String> cmd = new ArrayList<>(List.of("qemu-nbd", "--persistent", "--shared=8", "--socket=" + socket,
+        "--format=" + format, "--export-name=" + exportName));
+    if (readOnly) {
+      cmd.add("--read-only");
+    }
+    cmd.addAll(extraArgs);
+    cmd.add(image.toAbsolutePath().toString());
+    return new QemuNbd(dir, socket, exportName, cmd);
+  }
+
+  public Path socket() {
+    return socket;
+  }
+
+  /** {@code nbd+unix:///NAME?socket=PATH}. */
+  public String uri() {
+    return "nbd+unix:///" + exportName + "?socket=" + socket;
+  }
+}

@@ -1,0 +1,127 @@
+package dev.pluck.testdata;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class DaemonFixturesIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir Path tmp;
+
+  private Path patternImage() throws IOException {
+    byte[] data = new byte[4 << 20];
+    new Random(5).nextBytes(data);
+    return Files.write(tmp.resolve("disk.raw"), data);
+  }
+
+  @Test
+  void qemuNbdServesTheImageAndStopsCleanly() throws Exception {
+    Path image = patternImage();
+    QemuNbd nbd = QemuNbd.serve(image);
+    try (nbd) {
+      assertThat(Tools.runOk("nbdinfo", "--size", nbd.uri()).stdout().strip()).isEqualTo(Long.toString(Files.size(image)));
+      Path copy = tmp.resolve("copy.raw");
+      Tools.runOk("nbdcopy", nbd.uri(), copy.toString());
+      assertThat(Files.readAllBytes(copy)).isEqualTo(Files.readAllBytes(image));
+    }
+    assertThat(nbd.isAlive()).isFalse();
+    assertThat(nbd.dir()).doesNotExist();
+  }
+
+  @Test
+  void nbdkitErrorFilterInjectsFaults() {
+    try (Nbdkit healthy = Nbdkit.start("memory", "size=1M")) {
+      assertThat(Tools.runOk("nbdinfo", "--size", healthy.uri()).stdout().strip()).isEqualTo("1048576");
+      assertThat(Tools.run(Duration.ofSeconds(30), List.of("nbdcopy", "--no-extents", healthy.uri(), "null:")).exitCode()).isZero();
+    }
+    try (Nbdkit failing = Nbdkit.start("--filter=error", "memory", "size=1M", "error=EIO", "error-pread-rate=1")) {
+      Tools.Result copy = Tools.run(Duration.ofSeconds(30), List.of("nbdcopy", "--no-extents", failing.uri(), "null:"));
+      assertThat(copy.exitCode()).isNotZero();
+      assertThat(copy.stderr()).contains("Input/output error");
+    }
+  }
+
+  @Test
+  void qemuStorageDaemonAnswersQmpWithItsDiskNode() throws Exception {
+    Path image = patternImage();
+    QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "raw", List.of());
+    try (qsd; Qmp qmp = new Qmp(qsd.qmpSocket())) {
+      JsonNode nodes = qmp.execute("query-named-block-nodes");
+      assertThat(nodes.findValuesAsText("node-name")).contains("disk0", "file0");
+    }
+    assertThat(qsd.isAlive()).isFalse();
+    assertThat(qsd.dir()).doesNotExist();
+  }
+
+  @Test
+  void qemuSystemStartsPausedWithTheDiskOnTheGuestBus() throws Exception {
+    Path image = patternImage();
+    for (QemuSystem.Bus bus : QemuSystem.Bus.values()) {
+      try (QemuSystem vm = QemuSystem.startPaused(image, "raw", bus, List.of()); Qmp qmp = new Qmp(vm.qmpSocket())) {
+        JsonNode status = qmp.execute("query-status");
+        assertThat(status.path("running").asBoolean()).isFalse();
+        assertThat(status.path("status").asText()).isEqualTo("prelaunch");
+        JsonNode block = qmp.execute("query-block");
+        String qdev = block.get(0).path("qdev").asText();
+        assertThat(qdev).contains(bus == QemuSystem.Bus.VIRTIO_BLK ? "vda" : "sda");
+      }
+    }
+  }
+
+  /** A minimal QMP exchange for checking the fixtures (pluck's real client is in the qmp module). */
+  private static final class Qmp implements AutoCloseable {
+    private final SocketChannel channel;
+    private final BufferedReader in;
+    private final OutputStream out;
+
+    Qmp(Path socket) throws IOException {
+      channel = SocketChannel.open(StandardProtocolFamily.UNIX);
+      channel.connect(UnixDomainSocketAddress.of(socket));
+      in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
+      out = Channels.newOutputStream(channel);
+      JsonNode greeting = JSON.readTree(in.readLine());
+      assertThat(greeting.has("QMP")).isTrue();
+      execute("qmp_capabilities");
+    }
+
+    JsonNode execute(String command) throws IOException {
+      out.write(("{\"execute\":\"" + command + "\"}\n").getBytes(StandardCharsets.UTF_8));
+      out.flush();
+      while (true) {
+        String line = in.readLine();
+        if (line == null) {
+          throw new IOException("QMP closed while waiting for " + command);
+        }
+        JsonNode reply = JSON.readTree(line);
+        if (reply.has("return")) {
+          return reply.get("return");
+        }
+        if (reply.has("error")) {
+          throw new IOException(command + ": " + reply.get("error"));
+        }
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      channel.close();
+    }
+  }
+}
