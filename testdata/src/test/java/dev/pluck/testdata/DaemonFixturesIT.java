@@ -3,16 +3,7 @@ package dev.pluck.testdata;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DaemonFixturesIT {
-  private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path tmp;
 
   private Path patternImage() throws IOException {
@@ -62,7 +52,7 @@ class DaemonFixturesIT {
   void qemuStorageDaemonAnswersQmpWithItsDiskNode() throws Exception {
     Path image = patternImage();
     QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "raw", List.of());
-    try (qsd; Qmp qmp = new Qmp(qsd.qmpSocket())) {
+    try (qsd; TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
       JsonNode nodes = qmp.execute("query-named-block-nodes");
       assertThat(nodes.findValuesAsText("node-name")).contains("disk0", "file0");
     }
@@ -74,7 +64,7 @@ class DaemonFixturesIT {
   void qemuSystemStartsPausedWithTheDiskOnTheGuestBus() throws Exception {
     Path image = patternImage();
     for (QemuSystem.Bus bus : QemuSystem.Bus.values()) {
-      try (QemuSystem vm = QemuSystem.startPaused(image, "raw", bus, List.of()); Qmp qmp = new Qmp(vm.qmpSocket())) {
+      try (QemuSystem vm = QemuSystem.startPaused(image, "raw", bus, List.of()); TestQmp qmp = new TestQmp(vm.qmpSocket())) {
         JsonNode status = qmp.execute("query-status");
         assertThat(status.path("running").asBoolean()).isFalse();
         assertThat(status.path("status").asText()).isEqualTo("prelaunch");
@@ -82,46 +72,6 @@ class DaemonFixturesIT {
         String qdev = block.get(0).path("qdev").asText();
         assertThat(qdev).contains(bus == QemuSystem.Bus.VIRTIO_BLK ? "vda" : "sda");
       }
-    }
-  }
-
-  /** A minimal QMP exchange for checking the fixtures (pluck's real client is in the qmp module). */
-  private static final class Qmp implements AutoCloseable {
-    private final SocketChannel channel;
-    private final BufferedReader in;
-    private final OutputStream out;
-
-    Qmp(Path socket) throws IOException {
-      channel = SocketChannel.open(StandardProtocolFamily.UNIX);
-      channel.connect(UnixDomainSocketAddress.of(socket));
-      in = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
-      out = Channels.newOutputStream(channel);
-      JsonNode greeting = JSON.readTree(in.readLine());
-      assertThat(greeting.has("QMP")).isTrue();
-      execute("qmp_capabilities");
-    }
-
-    JsonNode execute(String command) throws IOException {
-      out.write(("{\"execute\":\"" + command + "\"}\n").getBytes(StandardCharsets.UTF_8));
-      out.flush();
-      while (true) {
-        String line = in.readLine();
-        if (line == null) {
-          throw new IOException("QMP closed while waiting for " + command);
-        }
-        JsonNode reply = JSON.readTree(line);
-        if (reply.has("return")) {
-          return reply.get("return");
-        }
-        if (reply.has("error")) {
-          throw new IOException(command + ": " + reply.get("error"));
-        }
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      channel.close();
     }
   }
 }

@@ -1,0 +1,375 @@
+package dev.pluck.nbd;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Turns wanted byte ranges, in any order and of any size, into few large reads kept in flight
+ * together, and hands the wanted bytes to a {@link Sink} in offset order.
+ *
+ * <p>The ranges are sorted and merged; optionally intersected with block status (skipping holes
+ * and zero ranges, or keeping only dirty ranges of a {@code qemu:dirty-bitmap:*} context); wanted
+ * pieces closer than {@link Options#gap()} share one request (the bytes between are read and
+ * dropped: one round trip beats two); requests are at most {@link Options#maxRequest()} long; and
+ * at most {@link Options#maxInFlight()} bytes are requested and not yet consumed. Scattered
+ * selections thus read at nearly sequential speed, and nothing is read twice.
+ */
+public final class ReadPlanner {
+  /** A wanted byte range. */
+  public record Range(long offset, long length) {
+    public Range {
+      if (offset < 0 || length < 0) {
+        throw new IllegalArgumentException("negative range " + offset + "+" + length);
+      }
+    }
+
+    public long end() {
+      return offset + length;
+    }
+  }
+
+  /** What to skip by block status. */
+  public enum Filter {
+    /** Read every wanted byte. */
+    NONE,
+    /** Skip base:allocation holes and zero ranges; the sink hears of them via zeros(). */
+    SKIP_ZEROS,
+    /** Read only ranges flagged dirty in {@link Options#dirtyContext()}; the rest is skipped. */
+    ONLY_DIRTY
+  }
+
+  /**
+   * @param gap wanted pieces closer than this are read in one request
+   * @param maxRequest largest request (capped by the device's maximum)
+   * @param maxInFlight bytes requested and not yet consumed, at most
+   * @param filter what block status removes from the wanted ranges
+   * @param dirtyContext the bitmap context for {@link Filter#ONLY_DIRTY}
+   */
+  public record Options(long gap, int maxRequest, long maxInFlight, Filter filter, String dirtyContext) {
+    public static Options defaults() {
+      return new Options(256 << 10, 4 << 20, 64L << 20, Filter.NONE, null);
+    }
+
+    public Options withFilter(Filter f) {
+      return new Options(gap, maxRequest, maxInFlight, f, dirtyContext);
+    }
+
+    public Options onlyDirty(String context) {
+      return new Options(gap, maxRequest, maxInFlight, Filter.ONLY_DIRTY, context);
+    }
+
+    public Options withGap(long g) {
+      return new Options(g, maxRequest, maxInFlight, filter, dirtyContext);
+    }
+
+    public Options withMaxRequest(int m) {
+      return new Options(gap, m, maxInFlight, filter, dirtyContext);
+    }
+
+    public Options withMaxInFlight(long m) {
+      return new Options(gap, maxRequest, m, filter, dirtyContext);
+    }
+  }
+
+  /** Receives the wanted bytes in offset order. */
+  public interface Sink {
+    /** Wanted bytes at {@code offset}; {@code data} is valid only during the call. */
+    void data(long offset, ByteBuffer data) throws IOException;
+
+    /** A wanted range that reads as zeros and was not read ({@link Filter#SKIP_ZEROS}). */
+    default void zeros(long offset, long length) throws IOException {}
+  }
+
+  /** What a plan did: bytes handed over, bytes actually read (wanted + gaps), requests. */
+  public record Stats(long wantedBytes, long readBytes, long zeroBytes, long skippedBytes, long requests) {}
+
+  private final BlockDevice device;
+  private final Options options;
+
+  public ReadPlanner(BlockDevice device, Options options) {
+    this.device = device;
+    int max = Math.min(options.maxRequest(), device.blockSizes().maximum());
+    if (max < 1 || options.maxInFlight() < max || options.gap() < 0) {
+      throw new IllegalArgumentException("bad read planner options " + options);
+    }
+    this.options = new Options(options.gap(), max, options.maxInFlight(), options.filter(), options.dirtyContext());
+  }
+
+  public ReadPlanner(BlockDevice device) {
+    this(device, Options.defaults());
+  }
+
+  /** Sorts and merges overlapping or touching ranges; drops empty ones. */
+  public static List<Range> normalize(List<Range> wanted) {
+    List<Range> sorted = new ArrayList<>(wanted);
+    sorted.removeIf(r -> r.length() == 0);
+    sorted.sort(Comparator.comparingLong(Range::offset));
+    List<Range> out = new ArrayList<>();
+    for (Range r : sorted) {
+      if (!out.isEmpty() && r.offset() <= out.get(out.size() - 1).end()) {
+        Range last = out.remove(out.size() - 1);
+        out.add(new Range(last.offset(), Math.max(last.end(), r.end()) - last.offset()));
+      } else {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /** Reads every wanted byte (less what the filter removes) into {@code sink}, in offset order. */
+  public Stats read(List<Range> wanted, Sink sink) throws IOException {
+    List<Range> spans = normalize(wanted);
+    for (Range r : spans) {
+      BlockDevice.checkRange(device.size(), r.offset(), r.length());
+    }
+    long[] counters = new long[5];
+    Iterator<Piece> pieces = new Pieces(spans, counters);
+    Iterator<Step> requests = new Requests(pieces);
+    Deque<Step> queue = new ArrayDeque<>();
+    Deque<ByteBuffer> free = new ArrayDeque<>();
+    long inFlight = 0;
+    Step pendingStep = null;
+    try {
+      while (true) {
+        // Fill the pipeline up to the in-flight bound.
+        while (true) {
+          if (pendingStep == null) {
+            if (!requests.hasNext()) {
+              break;
+            }
+            pendingStep = requests.next();
+          }
+          if (pendingStep.request != null && inFlight + pendingStep.request.length > options.maxInFlight() && !queue.isEmpty()) {
+            break;
+          }
+          if (pendingStep.request != null) {
+            Request r = pendingStep.request;
+            ByteBuffer buf = free.poll();
+            if (buf == null || buf.capacity() < r.length) {
+              buf = ByteBuffer.allocateDirect(options.maxRequest());
+            }
+            buf.clear().limit((int) r.length);
+            r.buffer = buf;
+            r.future = device.readAsync(r.offset, buf.duplicate());
+            inFlight += r.length;
+            counters[1] += r.length;
+            counters[4]++;
+          }
+          queue.add(pendingStep);
+          pendingStep = null;
+        }
+        Step head = queue.poll();
+        if (head == null) {
+          break;
+        }
+        if (head.zero != null) {
+          sink.zeros(head.zero.offset(), head.zero.length());
+          continue;
+        }
+        Request r = head.request;
+        BlockDevice.await(r.future);
+        for (Range part : r.parts) {
+          ByteBuffer view = r.buffer.duplicate();
+          int from = (int) (part.offset() - r.offset);
+          view.position(from).limit(from + (int) part.length());
+          sink.data(part.offset(), view.slice());
+        }
+        inFlight -= r.length;
+        free.push(r.buffer);
+      }
+    } catch (java.io.UncheckedIOException e) {
+      throw e.getCause();  // a block-status failure while planning
+    } finally {
+      for (Step s : queue) {  // on failure, let outstanding reads finish before buffers go away
+        if (s.request != null && s.request.future != null) {
+          s.request.future.exceptionally(t -> null).join();
+        }
+      }
+    }
+    return new Stats(counters[0], counters[1], counters[2], counters[3], counters[4]);
+  }
+
+  /** A wanted piece after filtering: data to read or zeros to report. */
+  private record Piece(long offset, long length, boolean zero) {
+    long end() {
+      return offset + length;
+    }
+  }
+
+  /** One entry of the in-order pipeline. */
+  private static final class Step {
+    final Request request;
+    final Range zero;
+
+    Step(Request request, Range zero) {
+      this.request = request;
+      this.zero = zero;
+    }
+  }
+
+  /** One read: [offset, offset + length), and the wanted parts inside it. */
+  private static final class Request {
+    final long offset;
+    final long length;
+    final List<Range> parts;
+    ByteBuffer buffer;
+    CompletableFuture<Void> future;
+
+    Request(long offset, long length, List<Range> parts) {
+      this.offset = offset;
+      this.length = length;
+      this.parts = parts;
+    }
+  }
+
+  /** Splits the spans by block status, lazily, a window at a time. */
+  private final class Pieces implements Iterator<Piece> {
+    private static final long WINDOW = 1L << 30;
+    private final Iterator<Range> spans;
+    private final long[] counters;
+    private final Deque<Piece> ready = new ArrayDeque<>();
+    private Range span;
+    private long pos;
+
+    Pieces(List<Range> spans, long[] counters) {
+      this.spans = spans.iterator();
+      this.counters = counters;
+    }
+
+    @Override
+    public boolean hasNext() {
+      try {
+        while (ready.isEmpty()) {
+          if (span == null || pos >= span.end()) {
+            if (!spans.hasNext()) {
+              return false;
+            }
+            span = spans.next();
+            pos = span.offset();
+          }
+          long n = Math.min(span.end() - pos, WINDOW);
+          fill(pos, n);
+          pos += n;
+        }
+        return true;
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+
+    private void fill(long offset, long length) throws IOException {
+      switch (options.filter()) {
+        case NONE -> add(new Piece(offset, length, false));
+        case SKIP_ZEROS -> {
+          for (Extent e : device.blockStatus(BlockDevice.BASE_ALLOCATION, offset, length)) {
+            add(new Piece(e.offset(), e.length(), e.readsAsZeros()));
+          }
+        }
+        case ONLY_DIRTY -> {
+          for (Extent e : device.blockStatus(options.dirtyContext(), offset, length)) {
+            if ((e.flags() & Extent.DIRTY) != 0) {
+              add(new Piece(e.offset(), e.length(), false));
+            } else {
+              counters[3] += e.length();
+            }
+          }
+        }
+        default -> throw new IllegalStateException();
+      }
+    }
+
+    private void add(Piece p) {
+      if (p.zero()) {
+        counters[2] += p.length();
+      } else {
+        counters[0] += p.length();
+      }
+      ready.add(p);
+    }
+
+    @Override
+    public Piece next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      return ready.poll();
+    }
+  }
+
+  /** Groups data pieces into requests; zero pieces become steps of their own. */
+  private final class Requests implements Iterator<Step> {
+    private final Iterator<Piece> pieces;
+    private Piece carry;
+    private final Deque<Step> ready = new ArrayDeque<>();
+
+    Requests(Iterator<Piece> pieces) {
+      this.pieces = pieces;
+    }
+
+    @Override
+    public boolean hasNext() {
+      if (ready.isEmpty()) {
+        build();
+      }
+      return !ready.isEmpty();
+    }
+
+    private void build() {
+      Piece first = carry != null ? carry : (pieces.hasNext() ? pieces.next() : null);
+      carry = null;
+      if (first == null) {
+        return;
+      }
+      if (first.zero()) {
+        ready.add(new Step(null, new Range(first.offset(), first.length())));
+        return;
+      }
+      long start = first.offset();
+      long max = options.maxRequest();
+      List<Range> parts = new ArrayList<>();
+      long end;
+      if (first.length() > max) {  // split a long piece; the rest comes next time
+        parts.add(new Range(start, max));
+        carry = new Piece(start + max, first.length() - max, false);
+        ready.add(new Step(new Request(start, max, parts), null));
+        return;
+      }
+      parts.add(new Range(first.offset(), first.length()));
+      end = first.end();
+      while (pieces.hasNext()) {
+        Piece p = pieces.next();
+        if (p.zero() || p.offset() - end >= options.gap() || p.end() - start > max) {
+          if (!p.zero() && p.offset() - end < options.gap() && p.offset() - start < max) {
+            // Take what fits of a piece that straddles the request's end.
+            long fit = start + max - p.offset();
+            parts.add(new Range(p.offset(), fit));
+            end = p.offset() + fit;
+            carry = new Piece(end, p.end() - end, false);
+          } else {
+            carry = p;
+          }
+          break;
+        }
+        parts.add(new Range(p.offset(), p.length()));
+        end = p.end();
+      }
+      ready.add(new Step(new Request(start, end - start, parts), null));
+    }
+
+    @Override
+    public Step next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      return ready.poll();
+    }
+  }
+}
