@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
     name = "pluck",
     mixinStandardHelpOptions = true,
     versionProvider = Pluck.Version.class,
+    subcommands = {NbdCommand.class},
     description = {
       "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
       "",
@@ -39,6 +40,13 @@ public final class Pluck implements Runnable {
           failed.getErr().println("pluck: " + ex.getMessage());
           failed.getErr().println("Try 'pluck --help' for more information.");
           return 2;
+        });
+    // Failures: one line on stderr saying what failed and where; exit 1.
+    cmd.setExecutionExceptionHandler(
+        (ex, failed, parseResult) -> {
+          String message = ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
+          failed.getErr().println("pluck: " + message.replace('\n', ' '));
+          return 1;
         });
     return cmd;
   }

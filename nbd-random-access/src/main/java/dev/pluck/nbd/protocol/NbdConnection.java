@@ -323,6 +323,11 @@ public final class NbdConnection implements Closeable {
     private long dataOffset;   // where in the request's buffer DATA goes
     private long dataLeft;
 
+    ReplyDecoder() {
+      // Never copy a large incoming buffer just because a header straddled two reads.
+      setCumulator(COMPOSITE_CUMULATOR);
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws NbdProtocolException {
       while (in.isReadable()) {

@@ -1,0 +1,172 @@
+package dev.pluck.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReadPlannerTest {
+  @TempDir Path tmp;
+  byte[] bytes;
+  Path image;
+
+  @BeforeEach
+  void image() throws IOException {
+    bytes = new byte[16 << 20];
+    new Random(1).nextBytes(bytes);
+    image = Files.write(tmp.resolve("img"), bytes);
+  }
+
+  /** Records every read the planner sends, on top of a real file. */
+  static class CountingDevice implements BlockDevice {
+    final BlockDevice inner;
+    final List<long[]> reads = Collections.synchronizedList(new ArrayList<>());
+    final AtomicInteger inFlight = new AtomicInteger();
+    int maxInFlightSeen;
+
+    CountingDevice(BlockDevice inner) {
+      this.inner = inner;
+    }
+
+    @Override public long size() { return inner.size(); }
+    @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
+    @Override public boolean isReadOnly() { return true; }
+    @Override public java.util.Set<String> metaContexts() { return inner.metaContexts(); }
+
+    @Override
+    public List<Extent> blockStatus(String c, long o, long l) throws IOException {
+      return inner.blockStatus(c, o, l);
+    }
+
+    @Override
+    public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+      reads.add(new long[] {offset, dst.remaining()});
+      return inner.readAsync(offset, dst);
+    }
+
+    @Override public void close() throws IOException { inner.close(); }
+  }
+
+  private List<long[]> collect(ReadPlanner planner, List<ReadPlanner.Range> wanted, List<long[]> zeros) throws IOException {
+    List<long[]> got = new ArrayList<>();
+    planner.read(wanted, new ReadPlanner.Sink() {
+      @Override
+      public void data(long offset, ByteBuffer data) {
+        byte[] b = new byte[data.remaining()];
+        data.get(b);
+        assertThat(java.util.Arrays.equals(b, 0, b.length, bytes, (int) offset, (int) offset + b.length))
+            .as("bytes at %d+%d", offset, b.length).isTrue();
+        got.add(new long[] {offset, b.length});
+      }
+
+      @Override
+      public void zeros(long offset, long length) {
+        zeros.add(new long[] {offset, length});
+        got.add(new long[] {offset, -length});
+      }
+    });
+    return got;
+  }
+
+  @Test
+  void normalizeSortsAndMergesOverlaps() {
+    List<ReadPlanner.Range> n = ReadPlanner.normalize(List.of(
+        new ReadPlanner.Range(100, 10), new ReadPlanner.Range(0, 50), new ReadPlanner.Range(40, 20),
+        new ReadPlanner.Range(60, 0), new ReadPlanner.Range(105, 100)));
+    assertThat(n).containsExactly(new ReadPlanner.Range(0, 60), new ReadPlanner.Range(100, 105));
+  }
+
+  @Test
+  void scatteredRangesAreCoalescedReadOnceAndDeliveredInOrder() throws IOException {
+    List<ReadPlanner.Range> wanted = new ArrayList<>();
+    Random r = new Random(2);
+    for (int i = 0; i < 500; i++) {
+      wanted.add(new ReadPlanner.Range(r.nextInt(bytes.length - 5000), 1 + r.nextInt(4096)));
+    }
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      List<long[]> got = collect(new ReadPlanner(dev, ReadPlanner.Options.defaults().withGap(64 << 10).withMaxRequest(1 << 20)),
+          wanted, new ArrayList<>());
+      // In offset order, each wanted byte exactly once.
+      for (int i = 1; i < got.size(); i++) {
+        assertThat(got.get(i)[0]).isGreaterThanOrEqualTo(got.get(i - 1)[0] + got.get(i - 1)[1]);
+      }
+      long wantedBytes = ReadPlanner.normalize(wanted).stream().mapToLong(ReadPlanner.Range::length).sum();
+      assertThat(got.stream().mapToLong(g -> g[1]).sum()).isEqualTo(wantedBytes);
+      // Far fewer requests than ranges, none larger than the limit, none overlapping.
+      assertThat(dev.reads.size()).isLessThan(wanted.size() / 5);
+      assertThat(dev.reads).allMatch(x -> x[1] <= 1 << 20);
+      List<long[]> sorted = new ArrayList<>(dev.reads);
+      sorted.sort((a, b) -> Long.compare(a[0], b[0]));
+      for (int i = 1; i < sorted.size(); i++) {
+        assertThat(sorted.get(i)[0]).isGreaterThanOrEqualTo(sorted.get(i - 1)[0] + sorted.get(i - 1)[1]);
+      }
+    }
+  }
+
+  @Test
+  void aLongRangeIsSplitAtTheMaximumRequest() throws IOException {
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      ReadPlanner.Stats stats = new ReadPlanner(dev, ReadPlanner.Options.defaults().withMaxRequest(1 << 20).withMaxInFlight(4 << 20))
+          .read(List.of(new ReadPlanner.Range(12345, 10 << 20)), (o, d) -> { });
+      assertThat(dev.reads).hasSize(10);
+      assertThat(stats.readBytes()).isEqualTo(10 << 20);
+      assertThat(stats.wantedBytes()).isEqualTo(10 << 20);
+    }
+  }
+
+  @Test
+  void holesAreReportedAsZerosAndNotRead() throws IOException {
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.truncate(0);
+      ch.write(ByteBuffer.wrap(bytes, 0, 1 << 20), 0);
+      ch.write(ByteBuffer.wrap(bytes, 8 << 20, 1 << 20), 8 << 20);
+      ch.write(ByteBuffer.wrap(bytes, (16 << 20) - 4096, 4096), (16 << 20) - 4096);
+    }
+    java.util.Arrays.fill(bytes, 1 << 20, 8 << 20, (byte) 0);
+    java.util.Arrays.fill(bytes, 9 << 20, (16 << 20) - 4096, (byte) 0);
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      List<long[]> zeros = new ArrayList<>();
+      ReadPlanner p = new ReadPlanner(dev, ReadPlanner.Options.defaults().withFilter(ReadPlanner.Filter.SKIP_ZEROS));
+      List<long[]> got = collect(p, List.of(new ReadPlanner.Range(0, bytes.length)), zeros);
+      assertThat(zeros).isNotEmpty();
+      long zeroBytes = zeros.stream().mapToLong(z -> z[1]).sum();
+      long readBytes = dev.reads.stream().mapToLong(x -> x[1]).sum();
+      assertThat(zeroBytes + readBytes).isEqualTo(bytes.length);
+      assertThat(readBytes).isLessThan(4 << 20);
+      for (int i = 1; i < got.size(); i++) {
+        assertThat(got.get(i)[0]).isGreaterThanOrEqualTo(got.get(i - 1)[0] + Math.abs(got.get(i - 1)[1]));
+      }
+    }
+  }
+
+  @Test
+  void aFailedReadFailsThePlanWithWhere() throws IOException {
+    BlockDevice failing = new CountingDevice(FileBlockDevice.open(image)) {
+      @Override
+      public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+        if (offset >= 4 << 20) {
+          return CompletableFuture.failedFuture(new BlockDeviceException("injected", offset, dst.remaining(), null));
+        }
+        return super.readAsync(offset, dst);
+      }
+    };
+    try (failing) {
+      ReadPlanner p = new ReadPlanner(failing, ReadPlanner.Options.defaults().withMaxRequest(1 << 20));
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.read(List.of(new ReadPlanner.Range(0, 8 << 20)), (o, d) -> { }))
+          .isInstanceOf(BlockDeviceException.class).hasMessageContaining("offset 4194304");
+    }
+  }
+}
