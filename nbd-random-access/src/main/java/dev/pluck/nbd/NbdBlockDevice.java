@@ -138,8 +138,8 @@ public final class NbdBlockDevice implements BlockDevice {
 
   private static Throwable located(Throwable t, long offset, long length) {
     IOException e = BlockDevice.unwrap(t);
-    if (e instanceof BlockDeviceException) {
-      return e;
+    if (e instanceof BlockDeviceException || e instanceof NbdProtocolException) {
+      return e;  // already say where (or the whole connection is gone)
     }
     return new BlockDeviceException("read failed: " + e.getMessage(), offset, length, e);
   }

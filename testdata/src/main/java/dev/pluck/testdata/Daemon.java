@@ -85,6 +85,24 @@ public abstract class Daemon implements AutoCloseable {
     throw new IllegalStateException(name + " did not listen on " + socket + " within " + START_TIMEOUT + ": " + logTail());
   }
 
+  /** Waits until the daemon accepts TCP connections on 127.0.0.1:{@code port}. */
+  protected final void awaitPort(int port) {
+    long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        close();
+        throw new IllegalStateException(name + " exited with " + process.exitValue() + " before listening: " + logTail());
+      }
+      try (java.net.Socket s = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), port)) {
+        return;
+      } catch (IOException notYet) {
+        sleep(20);
+      }
+    }
+    close();
+    throw new IllegalStateException(name + " did not listen on port " + port + " within " + START_TIMEOUT + ": " + logTail());
+  }
+
   /** The daemon's private directory (sockets, logs, scratch files). */
   public Path dir() {
     return dir;
@@ -104,6 +122,16 @@ public abstract class Daemon implements AutoCloseable {
       return Files.exists(log) ? Tools.tail(Files.readString(log, StandardCharsets.UTF_8)) : "";
     } catch (IOException e) {
       return "";
+    }
+  }
+
+  /** Kills the daemon at once (SIGKILL), as a crash would; {@link #close()} still cleans up. */
+  public void kill() {
+    process.destroyForcibly();
+    try {
+      process.waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

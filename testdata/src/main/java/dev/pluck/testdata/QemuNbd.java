@@ -42,6 +42,26 @@ public final class QemuNbd extends Daemon {
     return new QemuNbd(dir, socket, exportName, cmd);
   }
 
+  /**
+   * Serves an image over TCP on 127.0.0.1:{@code port}; {@code extraArgs} must include {@code
+   * --bind} and {@code --port} (and TLS options when wanted).
+   */
+  public static QemuNbd serveTcp(Path image, String format, String exportName, List<String> extraArgs, int port) {
+    Path dir = privateDir("qemu-nbd");
+    List<String> cmd = new ArrayList<>(List.of("qemu-nbd", "--persistent", "--shared=8", "--read-only",
+        "--format=" + format, "--export-name=" + exportName));
+    cmd.addAll(extraArgs);
+    cmd.add(image.toAbsolutePath().toString());
+    return new QemuNbd(dir, null, exportName, cmd, port);
+  }
+
+  private QemuNbd(Path dir, Path socket, String exportName, List<String> command, int port) {
+    super("qemu-nbd", dir, command);
+    this.socket = socket;
+    this.exportName = exportName;
+    awaitPort(port);
+  }
+
   public Path socket() {
     return socket;
   }

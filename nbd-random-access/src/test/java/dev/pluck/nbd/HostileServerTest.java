@@ -1,0 +1,91 @@
+package dev.pluck.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.pluck.nbd.protocol.NbdOptions;
+import dev.pluck.nbd.protocol.NbdProtocolException;
+import dev.pluck.nbd.protocol.NbdUri;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The client against a server that speaks extended headers, and against one that lies. */
+class HostileServerTest {
+  @TempDir Path tmp;
+  private final byte[] data = bytes();
+
+  private static byte[] bytes() {
+    byte[] b = new byte[1 << 20];
+    new Random(9).nextBytes(b);
+    return b;
+  }
+
+  private NbdBlockDevice open(TestNbdServer s, Duration timeout) throws Exception {
+    return NbdBlockDevice.open(NbdUri.parse(s.uri()), NbdOptions.defaults().withConnections(1).withRequestTimeout(timeout));
+  }
+
+  @Test
+  void extendedHeadersAreUsedWhenTheServerOffersThem() throws Exception {
+    try (TestNbdServer s = new TestNbdServer(tmp, data, true, TestNbdServer.Misbehaviour.NONE);
+        NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+      assertThat(dev.info().extendedHeaders()).isTrue();
+      assertThat(dev.read(1000, 5000)).isEqualTo(java.util.Arrays.copyOfRange(data, 1000, 6000));
+      List<Extent> status = dev.blockStatus(BlockDevice.BASE_ALLOCATION, 0, data.length);
+      assertThat(status).extracting(Extent::flags).containsExactly(0, Extent.HOLE | Extent.ZERO);
+      assertThat(status.get(0).length() + status.get(1).length()).isEqualTo(data.length);
+    }
+  }
+
+  @Test
+  void plainHeadersWhenTheServerRefusesExtendedOnes() throws Exception {
+    try (TestNbdServer s = new TestNbdServer(tmp, data, false, TestNbdServer.Misbehaviour.NONE);
+        NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+      assertThat(dev.info().extendedHeaders()).isFalse();
+      assertThat(dev.info().structuredReplies()).isTrue();
+      assertThat(dev.read(0, 4096)).isEqualTo(java.util.Arrays.copyOf(data, 4096));
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(value = TestNbdServer.Misbehaviour.class, names = {"UNKNOWN_COOKIE", "LONG_CHUNK", "BAD_MAGIC", "CHUNK_OUTSIDE_REQUEST"})
+  @Timeout(20)
+  void aLyingReadReplyClosesTheConnectionWithAProtocolError(TestNbdServer.Misbehaviour lie) throws Exception {
+    for (boolean extended : new boolean[] {false, true}) {
+      try (TestNbdServer s = new TestNbdServer(tmp, data, extended, lie); NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+        assertThatThrownBy(() -> dev.read(0, 4096)).hasRootCauseInstanceOf(NbdProtocolException.class);
+        // The connection is gone: later requests fail at once instead of hanging.
+        assertThatThrownBy(() -> dev.read(0, 10)).hasRootCauseInstanceOf(NbdProtocolException.class);
+      }
+    }
+  }
+
+  @Test
+  @Timeout(20)
+  void moreThanAMillionDescriptorsIsRefusedBeforeAllocating() throws Exception {
+    for (boolean extended : new boolean[] {false, true}) {
+      try (TestNbdServer s = new TestNbdServer(tmp, data, extended, TestNbdServer.Misbehaviour.TOO_MANY_DESCRIPTORS);
+          NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+        assertThatThrownBy(() -> dev.blockStatus(BlockDevice.BASE_ALLOCATION, 0, data.length))
+            .isInstanceOf(NbdProtocolException.class).hasMessageContaining("descriptors");
+      }
+    }
+  }
+
+  @Test
+  @Timeout(20)
+  void aSilentServerTimesOut() throws Exception {
+    try (TestNbdServer s = new TestNbdServer(tmp, data, false, TestNbdServer.Misbehaviour.SILENT);
+        NbdBlockDevice dev = open(s, Duration.ofMillis(500))) {
+      long start = System.nanoTime();
+      assertThatThrownBy(() -> dev.read(0, 4096)).hasMessageContaining("no reply");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+  }
+}
