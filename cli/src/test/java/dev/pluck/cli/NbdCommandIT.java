@@ -1,0 +1,123 @@
+package dev.pluck.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pluck.testdata.QemuNbd;
+import dev.pluck.testdata.QemuStorageDaemon;
+import dev.pluck.testdata.TestQmp;
+import dev.pluck.testdata.Tools;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code pluck nbd info|map|copy} against qemu-nbd and qemu-storage-daemon, checked with nbdinfo. */
+class NbdCommandIT {
+  @TempDir static Path tmp;
+  static Path image;
+
+  record Run(int exit, String out, String err) {}
+
+  static Run pluck(String... args) {
+    var cmd = Pluck.commandLine();
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    int exit = cmd.execute(args);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  @BeforeAll
+  static void image() throws Exception {
+    image = tmp.resolve("disk.raw");
+    byte[] bytes = new byte[32 << 20];
+    new Random(15).nextBytes(bytes);
+    Files.write(image, bytes);
+    Tools.runOk("fallocate", "--punch-hole", "--offset", "4194304", "--length", "8388608", image.toString());
+    Tools.runOk("fallocate", "--punch-hole", "--offset", "30408704", "--length", "65536", image.toString());
+  }
+
+  @Test
+  void mapPrintsWhatNbdinfoPrints() throws Exception {
+    try (QemuNbd server = QemuNbd.serve(image)) {
+      Run run = pluck("nbd", "map", server.uri());
+      assertThat(run.exit()).isZero();
+      assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map", server.uri()).stdout());
+      Run json = pluck("nbd", "map", "--json", server.uri());
+      List<String> lines = json.out().lines().toList();
+      assertThat(lines).hasSize(run.out().lines().toList().size());
+      JsonNode hole = new ObjectMapper().readTree(lines.get(1));
+      assertThat(hole.get("offset").asLong()).isEqualTo(4194304);
+      assertThat(hole.get("description").asText()).isEqualTo("hole,zero");
+    }
+  }
+
+  @Test
+  void mapOfADirtyBitmapContext() throws Exception {
+    Path disk = Files.copy(image, tmp.resolve("qsd.raw"));
+    try (QemuStorageDaemon qsd = QemuStorageDaemon.start(disk, "raw", List.of()); TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+      Path sock = qsd.dir().resolve("nbd.sock");
+      qmp.execute("block-dirty-bitmap-add", "{\"node\":\"disk0\",\"name\":\"daily\"}");
+      qmp.execute("nbd-server-start", "{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"" + sock + "\"}}}");
+      qmp.execute("block-export-add", "{\"type\":\"nbd\",\"id\":\"rw\",\"node-name\":\"disk0\",\"name\":\"rw\",\"writable\":true}");
+      Tools.runOk("qemu-io", "-f", "raw", "-c", "write -P 0xab 1M 64k", "-c", "write -P 0xcd 20M 300k", "nbd+unix:///rw?socket=" + sock);
+      qmp.execute("block-export-add", "{\"type\":\"nbd\",\"id\":\"v\",\"node-name\":\"disk0\",\"name\":\"v\",\"writable\":false,"
+          + "\"bitmaps\":[{\"node\":\"disk0\",\"name\":\"daily\"}]}");
+      String uri = "nbd+unix:///v?socket=" + sock;
+      Run run = pluck("nbd", "map", "--context", "qemu:dirty-bitmap:daily", uri);
+      assertThat(run.exit()).as(run.err()).isZero();
+      assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map=qemu:dirty-bitmap:daily", uri).stdout());
+      assertThat(run.out()).contains("dirty");
+      Run info = pluck("nbd", "info", "--json", uri);
+      assertThat(new ObjectMapper().readTree(info.out()).get("metaContexts").toString()).contains("qemu:dirty-bitmap:daily");
+    }
+  }
+
+  @Test
+  void infoAgreesWithNbdinfo() throws Exception {
+    try (QemuNbd server = QemuNbd.serve(image)) {
+      Run run = pluck("nbd", "info", "--json", "--list", server.uri());
+      assertThat(run.exit()).isZero();
+      JsonNode ours = new ObjectMapper().readTree(run.out());
+      JsonNode theirs = new ObjectMapper().readTree(Tools.runOk("nbdinfo", "--json", server.uri()).stdout()).get("exports").get(0);
+      assertThat(ours.get("size").asLong()).isEqualTo(theirs.get("export-size").asLong());
+      assertThat(ours.get("blockSizes").get("maximum").asLong()).isEqualTo(theirs.get("block_size_maximum").asLong());
+      assertThat(ours.get("flags").toString().contains("can_multi_conn")).isEqualTo(theirs.get("can_multi_conn").asBoolean());
+      assertThat(ours.get("flags").toString().contains("read_only")).isEqualTo(theirs.get("is_read_only").asBoolean());
+      assertThat(ours.get("exports").get(0).get("name").asText()).isEmpty();
+      assertThat(pluck("nbd", "info", server.uri()).out()).contains("size: " + Files.size(image));
+    }
+  }
+
+  @Test
+  void copyWritesTheSameBytesAndKeepsHoles() throws Exception {
+    try (QemuNbd server = QemuNbd.serve(image)) {
+      Path out = tmp.resolve("copy.raw");
+      Run run = pluck("nbd", "copy", server.uri(), out.toString());
+      assertThat(run.exit()).as(run.err()).isZero();
+      assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(image));
+      long allocated = Long.parseLong(Tools.runOk("stat", "-c", "%b", out.toString()).stdout().strip()) * 512;
+      assertThat(allocated).isLessThanOrEqualTo(Files.size(image) - (8 << 20));
+    }
+  }
+
+  @Test
+  void failuresAreOneLineOnStderrWithExitOne() {
+    Run run = pluck("nbd", "info", "nbd+unix:///?socket=" + tmp.resolve("no-such.sock"));
+    assertThat(run.exit()).isEqualTo(1);
+    assertThat(run.err().lines().toList()).singleElement().satisfies(l -> assertThat(l).startsWith("pluck: ").contains("no-such.sock"));
+    Run usage = pluck("nbd", "map");
+    assertThat(usage.exit()).isEqualTo(2);
+    Run badUri = pluck("nbd", "info", "http://x/");
+    assertThat(badUri.exit()).isEqualTo(1);
+    assertThat(badUri.err()).contains("scheme");
+  }
+}
