@@ -24,6 +24,13 @@ public final class NbdBlockDevice implements BlockDevice {
   /** Block status asks for at most this much at once (fits a 32-bit length). */
   private static final long MAX_STATUS_REQUEST = 1L << 31;
 
+  /** Runs the extra handshakes of a multi-connection open. */
+  private static final java.util.concurrent.Executor CONNECTOR = r -> {
+    Thread t = new Thread(r, "pluck-nbd-connect");
+    t.setDaemon(true);
+    t.start();
+  };
+
   private final NbdUri uri;
   private final ExportInfo info;
   private final List<NbdConnection> connections;
@@ -45,15 +52,30 @@ public final class NbdBlockDevice implements BlockDevice {
   public static NbdBlockDevice open(NbdUri uri, NbdOptions options) throws IOException {
     NbdConnection first = NbdConnection.connect(uri, options);
     List<NbdConnection> all = new ArrayList<>(List.of(first));
-    try {
-      if (first.info().canMultiConn()) {
-        for (int i = 1; i < options.connections(); i++) {
-          all.add(NbdConnection.connect(uri, options));
+    if (first.info().canMultiConn() && options.connections() > 1) {
+      // The other handshakes run side by side: each is a few round trips of waiting.
+      List<CompletableFuture<NbdConnection>> more = new ArrayList<>();
+      for (int i = 1; i < options.connections(); i++) {
+        more.add(CompletableFuture.supplyAsync(() -> {
+          try {
+            return NbdConnection.connect(uri, options);
+          } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+          }
+        }, CONNECTOR));
+      }
+      IOException failure = null;
+      for (CompletableFuture<NbdConnection> f : more) {
+        try {
+          all.add(f.join());
+        } catch (java.util.concurrent.CompletionException e) {
+          failure = failure != null ? failure : BlockDevice.unwrap(e);
         }
       }
-    } catch (IOException | RuntimeException e) {
-      all.forEach(NbdConnection::close);
-      throw e;
+      if (failure != null) {
+        all.forEach(NbdConnection::close);
+        throw failure;
+      }
     }
     return new NbdBlockDevice(uri, first.info(), all);
   }
