@@ -59,9 +59,9 @@ class HostileServerTest {
   void aLyingReadReplyClosesTheConnectionWithAProtocolError(TestNbdServer.Misbehaviour lie) throws Exception {
     for (boolean extended : new boolean[] {false, true}) {
       try (TestNbdServer s = new TestNbdServer(tmp, data, extended, lie); NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
-        assertThatThrownBy(() -> dev.read(0, 4096)).hasRootCauseInstanceOf(NbdProtocolException.class);
+        assertThatThrownBy(() -> dev.read(0, 4096)).isInstanceOf(NbdProtocolException.class);
         // The connection is gone: later requests fail at once instead of hanging.
-        assertThatThrownBy(() -> dev.read(0, 10)).hasRootCauseInstanceOf(NbdProtocolException.class);
+        assertThatThrownBy(() -> dev.read(0, 10)).isInstanceOf(NbdProtocolException.class);
       }
     }
   }
