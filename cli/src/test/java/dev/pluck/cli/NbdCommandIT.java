@@ -82,6 +82,15 @@ class NbdCommandIT {
   }
 
   @Test
+  void mapOfAllocationDepth() throws Exception {
+    try (QemuNbd server = QemuNbd.serve(image, "raw", true, "", List.of("--allocation-depth"))) {
+      Run run = pluck("nbd", "map", "--context", "qemu:allocation-depth", server.uri());
+      assertThat(run.exit()).as(run.err()).isZero();
+      assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map=qemu:allocation-depth", server.uri()).stdout());
+    }
+  }
+
+  @Test
   void infoAgreesWithNbdinfo() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image)) {
       Run run = pluck("nbd", "info", "--json", "--list", server.uri());

@@ -194,6 +194,18 @@ public final class NbdBlockDevice implements BlockDevice {
    * deallocate (no NBD_CMD_FLAG_NO_HOLE).
    */
   public void writeZeroes(long offset, long length, boolean punchHoles) throws IOException {
+    writeZeroes(offset, length, punchHoles, false);
+  }
+
+  /**
+   * As {@link #writeZeroes(long, long, boolean)}; with {@code fast}, NBD_CMD_FLAG_FAST_ZERO asks
+   * the server to fail at once (ENOTSUP) rather than zero slowly, so the caller can write instead.
+   */
+  public void writeZeroes(long offset, long length, boolean punchHoles, boolean fast) throws IOException {
+    if (fast && !info.has(Nbd.NBD_FLAG_SEND_FAST_ZERO)) {
+      throw new BlockDeviceException("server does not support NBD_CMD_FLAG_FAST_ZERO", offset, length, null);
+    }
+    int flags = (punchHoles ? 0 : Nbd.NBD_CMD_FLAG_NO_HOLE) | (fast ? Nbd.NBD_CMD_FLAG_FAST_ZERO : 0);
     BlockDevice.checkRequest(size(), offset, length);
     if (!info.has(Nbd.NBD_FLAG_SEND_WRITE_ZEROES)) {
       throw new BlockDeviceException("server does not support NBD_CMD_WRITE_ZEROES", offset, length, null);
@@ -201,7 +213,7 @@ public final class NbdBlockDevice implements BlockDevice {
     List<CompletableFuture<Void>> parts = new ArrayList<>();
     for (long pos = offset; pos < offset + length; ) {
       long n = Math.min(offset + length - pos, MAX_STATUS_REQUEST);
-      parts.add(pick().writeZeroes(pos, n, punchHoles ? 0 : Nbd.NBD_CMD_FLAG_NO_HOLE));
+      parts.add(pick().writeZeroes(pos, n, flags));
       pos += n;
     }
     BlockDevice.await(CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)));

@@ -53,6 +53,19 @@ class HostileServerTest {
     }
   }
 
+  @Test
+  void anOldServerWithoutGoIsReadThroughExportName() throws Exception {
+    // NBD_OPT_GO is refused: the client must fall back to NBD_OPT_EXPORT_NAME (no block sizes),
+    // after which this server only sends simple replies.
+    try (TestNbdServer s = new TestNbdServer(tmp, data, false, TestNbdServer.Misbehaviour.OLD_SERVER_WITHOUT_GO);
+        NbdBlockDevice dev = NbdBlockDevice.open(NbdUri.parse(s.uri()),
+            NbdOptions.defaults().withConnections(1).withStructuredReplies(false))) {
+      assertThat(dev.size()).isEqualTo(data.length);
+      assertThat(dev.blockSizes()).isEqualTo(BlockSizes.DEFAULT);
+      assertThat(dev.read(4096, 8192)).isEqualTo(java.util.Arrays.copyOfRange(data, 4096, 12288));
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(value = TestNbdServer.Misbehaviour.class, names = {"UNKNOWN_COOKIE", "LONG_CHUNK", "BAD_MAGIC", "CHUNK_OUTSIDE_REQUEST"})
   @Timeout(20)

@@ -21,7 +21,7 @@ import java.nio.file.Path;
  */
 final class TestNbdServer implements AutoCloseable {
   /** What the server does wrong when answering reads and block status. */
-  enum Misbehaviour { NONE, UNKNOWN_COOKIE, LONG_CHUNK, TOO_MANY_DESCRIPTORS, BAD_MAGIC, SILENT, CHUNK_OUTSIDE_REQUEST }
+  enum Misbehaviour { NONE, OLD_SERVER_WITHOUT_GO, UNKNOWN_COOKIE, LONG_CHUNK, TOO_MANY_DESCRIPTORS, BAD_MAGIC, SILENT, CHUNK_OUTSIDE_REQUEST }
 
   private final byte[] data;
   private final boolean extendedHeaders;
@@ -88,11 +88,22 @@ final class TestNbdServer implements AutoCloseable {
           reply(out, option, Nbd.NBD_REP_ACK, new byte[0]);
         }
         case Nbd.NBD_OPT_GO -> {
+          if (misbehaviour == Misbehaviour.OLD_SERVER_WITHOUT_GO) {
+            reply(out, option, Nbd.NBD_REP_ERR_UNSUP, new byte[0]);
+            continue;
+          }
           byte[] info = java.nio.ByteBuffer.allocate(12).putShort((short) Nbd.NBD_INFO_EXPORT).putLong(data.length)
               .putShort((short) (Nbd.NBD_FLAG_HAS_FLAGS | Nbd.NBD_FLAG_READ_ONLY)).array();
           reply(out, option, Nbd.NBD_REP_INFO, info);
           reply(out, option, Nbd.NBD_REP_ACK, new byte[0]);
           transmission(in, out, extended);
+          return;
+        }
+        case Nbd.NBD_OPT_EXPORT_NAME -> {
+          out.writeLong(data.length);  // NO_ZEROES was agreed: no 124 bytes of padding
+          out.writeShort(Nbd.NBD_FLAG_HAS_FLAGS | Nbd.NBD_FLAG_READ_ONLY);
+          out.flush();
+          transmission(in, out, false);
           return;
         }
         case Nbd.NBD_OPT_ABORT -> {
@@ -131,6 +142,14 @@ final class TestNbdServer implements AutoCloseable {
       long length = extended ? in.readLong() : Integer.toUnsignedLong(in.readInt());
       if (type == Nbd.NBD_CMD_DISC) {
         return;
+      }
+      if (misbehaviour == Misbehaviour.OLD_SERVER_WITHOUT_GO && type == Nbd.NBD_CMD_READ) {
+        out.writeInt(Nbd.NBD_SIMPLE_REPLY_MAGIC);  // an old server: simple replies only
+        out.writeInt(0);
+        out.writeLong(cookie);
+        out.write(data, (int) offset, (int) length);
+        out.flush();
+        continue;
       }
       if (misbehaviour == Misbehaviour.SILENT) {
         continue;
