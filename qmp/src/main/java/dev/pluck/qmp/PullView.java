@@ -1,0 +1,395 @@
+package dev.pluck.qmp;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A point-in-time view of a VM's drives, exported over NBD with the dirty bitmap of a checkpoint
+ * chain: what a pull-mode backup reads.
+ *
+ * <p>{@link #begin} makes it atomically for the guest (one transaction that adds the chain's new
+ * bitmap, disables the previous one and starts fleecing, inside a pause of the guest); {@link
+ * #end} tears it down and, on failure, merges the new bitmap back into the previous one so no
+ * change is lost. Each step opens its own monitor connection and closes it: the monitor is never
+ * held while the view is read.
+ */
+public final class PullView {
+  /** How the frozen view is kept while the guest keeps writing. */
+  public enum Mode {
+    /** A qcow2 overlay backed by the live node, filled by blockdev-backup sync=none (QEMU >= 4.2). */
+    BACKUP_SYNC_NONE,
+    /** A copy-before-write filter in front of the guest device, read through snapshot-access (QEMU >= 7.0). */
+    COPY_BEFORE_WRITE
+  }
+
+  /**
+   * @param chain the checkpoint chain (bitmaps pluck-CHAIN-N)
+   * @param mode null to choose: copy-before-write where QEMU has it and a guest device can be moved
+   * @param scratchDir where overlay files and pluck's own NBD socket go
+   * @param keepPrevious on success, keep the previous bitmap (disabled) instead of dropping it
+   */
+  public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout) {
+    public Options {
+      if (!chain.matches("[A-Za-z0-9_.]{1,40}")) {
+        throw new IllegalArgumentException("chain names are 1-40 letters, digits, '_' or '.': " + chain);
+      }
+    }
+
+    public static Options defaults(String chain, Path scratchDir) {
+      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30));
+    }
+
+    public Options withMode(Mode m) {
+      return new Options(chain, m, scratchDir, keepPrevious, timeout);
+    }
+
+    public Options withKeepPrevious(boolean keep) {
+      return new Options(chain, mode, scratchDir, keep, timeout);
+    }
+  }
+
+  /**
+   * One drive of a view: everything {@link #end} needs, so that it can run in another process.
+   *
+   * @param context the NBD metadata context of the exported bitmap, or null for a first (full)
+   *     backup of the chain
+   */
+  public record DriveView(String drive, String node, String qdev, long size, String exportName, String exportId,
+      String newBitmap, String previousBitmap, String context, String overlayNode, String scratchNode,
+      String scratchFile, String jobId, String snapshotNode, boolean persistent) {}
+
+  /**
+   * A live view.
+   *
+   * @param consistency "paused" (the guest was stopped across the switch), or "crash-consistent"
+   *     when there is no guest to pause (qemu-storage-daemon)
+   */
+  public record View(String chain, Mode mode, String qemuVersion, String nbdSocket, boolean startedNbdServer,
+      String consistency, List<DriveView> drives) {
+    public String uri(DriveView d) {
+      return "nbd+unix:///" + d.exportName() + "?socket=" + nbdSocket;
+    }
+  }
+
+  private static final Pattern CHAIN_BITMAP = Pattern.compile("pluck-(.+)-(\\d+)");
+
+  private PullView() {}
+
+  /** The chain's bitmap name with sequence number {@code n}. */
+  public static String bitmapName(String chain, long n) {
+    return "pluck-" + chain + "-" + n;
+  }
+
+  /** The newest bitmap of {@code chain} on a node, if any. */
+  static Optional<BlockNode.Bitmap> newest(BlockNode node, String chain) {
+    BlockNode.Bitmap best = null;
+    long bestN = -1;
+    for (BlockNode.Bitmap b : node.bitmaps()) {
+      Matcher m = CHAIN_BITMAP.matcher(b.name());
+      if (m.matches() && m.group(1).equals(chain) && Long.parseLong(m.group(2)) > bestN) {
+        best = b;
+        bestN = Long.parseLong(m.group(2));
+      }
+    }
+    return Optional.ofNullable(best);
+  }
+
+  static long sequence(String bitmap) {
+    Matcher m = CHAIN_BITMAP.matcher(bitmap);
+    return m.matches() ? Long.parseLong(m.group(2)) : 0;
+  }
+
+  /** Makes the view of {@code drives} (one transaction, one pause) and exports it. */
+  public static View begin(MonitorAddress monitor, List<String> drives, Options o) throws IOException {
+    Files.createDirectories(o.scratchDir());
+    try (QmpClient qmp = QmpClient.connect(monitor, o.timeout())) {
+      QemuBlock block = new QemuBlock(qmp);
+      QemuVersion version = qmp.version();
+      boolean guest = block.hasGuest();
+      List<BlockNode> nodes = new ArrayList<>();
+      for (String d : drives) {
+        BlockNode n = block.resolve(d);
+        for (BlockNode.Bitmap b : n.bitmaps()) {
+          if (b.inconsistent() && CHAIN_BITMAP.matcher(b.name()).matches()) {
+            throw new QmpException("begin", "InconsistentBitmap", "bitmap " + b.name() + " on " + n.nodeName()
+                + " is inconsistent (QEMU stopped uncleanly); remove it to restart chain " + o.chain() + " with a full backup");
+          }
+        }
+        nodes.add(n);
+      }
+      Mode mode = o.mode();
+      if (mode == null) {
+        boolean movable = guest && nodes.stream().allMatch(n -> !n.qdev().isEmpty());
+        mode = version.atLeast(7, 1) && movable ? Mode.COPY_BEFORE_WRITE : Mode.BACKUP_SYNC_NONE;
+      }
+      if (mode == Mode.COPY_BEFORE_WRITE && (!guest || nodes.stream().anyMatch(n -> n.qdev().isEmpty()))) {
+        throw new QmpException("begin", "GenericError", "copy-before-write needs a guest device on every drive; use backup-sync-none");
+      }
+      String token = UUID.randomUUID().toString().substring(0, 8);
+      List<DriveView> views = new ArrayList<>();
+      List<ObjectNode> actions = new ArrayList<>();
+      for (int i = 0; i < nodes.size(); i++) {
+        BlockNode n = nodes.get(i);
+        Optional<BlockNode.Bitmap> prev = newest(n, o.chain());
+        String newBitmap = bitmapName(o.chain(), prev.map(b -> sequence(b.name()) + 1).orElse(1L));
+        String base = "pluck-" + token + "-" + i;
+        Path scratch = o.scratchDir().resolve(base + (mode == Mode.BACKUP_SYNC_NONE ? ".qcow2" : ".raw"));
+        DriveView v = new DriveView(drives.get(i), n.nodeName(), n.qdev(), n.virtualSize(), base, base + "-export",
+            newBitmap, prev.map(BlockNode.Bitmap::name).orElse(null),
+            prev.map(b -> "qemu:dirty-bitmap:" + b.name()).orElse(null),
+            mode == Mode.BACKUP_SYNC_NONE ? base + "-overlay" : base + "-cbw", base + "-scratch", scratch.toString(),
+            mode == Mode.BACKUP_SYNC_NONE ? base + "-job" : null, mode == Mode.COPY_BEFORE_WRITE ? base + "-snap" : null,
+            n.canPersistBitmaps());
+        views.add(v);
+        prepareScratch(block, v, mode);
+        actions.add(QemuBlock.action("block-dirty-bitmap-add",
+            QemuBlock.bitmapRef(v.node(), v.newBitmap()).put("persistent", v.persistent())));
+        if (v.previousBitmap() != null) {
+          actions.add(QemuBlock.action("block-dirty-bitmap-disable", QemuBlock.bitmapRef(v.node(), v.previousBitmap())));
+        }
+        if (mode == Mode.BACKUP_SYNC_NONE) {
+          actions.add(QemuBlock.action("blockdev-backup", QemuBlock.JSON.createObjectNode()
+              .put("device", v.node()).put("target", v.overlayNode()).put("sync", "none").put("job-id", v.jobId())));
+        }
+      }
+      Path socket = o.scratchDir().resolve("nbd.sock");
+      View view = new View(o.chain(), mode, version.toString(), socket.toString(), false,
+          guest ? "paused" : "crash-consistent", views);
+      try {
+        switchAtomically(qmp, block, guest, actions, views, mode);
+        boolean started = block.nbdServerStart(socket);
+        if (!started) {
+          throw new QmpException("nbd-server-start", "GenericError",
+              "an NBD server already runs in this QEMU; its address cannot be queried, give it with --nbd-server");
+        }
+        view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), views);
+        for (DriveView v : views) {
+          List<ObjectNode> bitmaps = v.previousBitmap() == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), v.previousBitmap()));
+          block.exportNbd(v.exportId(), mode == Mode.BACKUP_SYNC_NONE ? v.overlayNode() : v.snapshotNode(), v.exportName(), bitmaps);
+        }
+        return view;
+      } catch (IOException | RuntimeException e) {
+        teardown(block, view, false);
+        throw e;
+      }
+    }
+  }
+
+  private static void prepareScratch(QemuBlock block, DriveView v, Mode mode) throws IOException {
+    Path scratch = Path.of(v.scratchFile());
+    if (mode == Mode.BACKUP_SYNC_NONE) {
+      createQcow2(scratch, v.size());
+      ObjectNode file = QemuBlock.JSON.createObjectNode().put("driver", "file").put("filename", scratch.toString());
+      ObjectNode overlay = QemuBlock.JSON.createObjectNode().put("driver", "qcow2").put("node-name", v.overlayNode())
+          .put("backing", v.node()).put("discard", "unmap");
+      overlay.set("file", file);
+      block.blockdevAdd(overlay);
+    } else {
+      try (var raf = new java.io.RandomAccessFile(scratch.toFile(), "rw")) {
+        raf.setLength(v.size());
+      }
+      block.blockdevAdd(QemuBlock.JSON.createObjectNode().put("driver", "file").put("node-name", v.scratchNode())
+          .put("filename", scratch.toString()).put("discard", "unmap"));
+      block.blockdevAdd(QemuBlock.JSON.createObjectNode().put("driver", "copy-before-write").put("node-name", v.overlayNode())
+          .put("file", v.node()).put("target", v.scratchNode()).put("on-cbw-error", "break-snapshot").put("cbw-timeout", 45));
+    }
+  }
+
+  private static void createQcow2(Path file, long size) throws IOException {
+    Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", file.toString(), Long.toString(size))
+        .redirectErrorStream(true).start();
+    try {
+      String out = new String(p.getInputStream().readAllBytes());
+      if (p.waitFor() != 0) {
+        throw new IOException("qemu-img create " + file + " failed: " + out.strip());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted creating " + file, e);
+    }
+  }
+
+  /**
+   * The switch, atomic for the guest: stop it (when there is one), run the transaction, move the
+   * devices onto their copy-before-write filters, and always let the guest run again.
+   */
+  private static void switchAtomically(QmpClient qmp, QemuBlock block, boolean guest, List<ObjectNode> actions,
+      List<DriveView> views, Mode mode) throws IOException {
+    boolean wasRunning = guest && qmp.execute("query-status").path("running").asBoolean();
+    if (wasRunning) {
+      qmp.execute("stop");
+    }
+    try {
+      block.transaction(actions);
+      if (mode == Mode.COPY_BEFORE_WRITE) {
+        for (DriveView v : views) {
+          qmp.execute("qom-set", QemuBlock.JSON.createObjectNode().put("path", qomPath(v.qdev())).put("property", "drive")
+              .put("value", v.overlayNode()));
+        }
+      }
+    } finally {
+      if (wasRunning) {
+        qmp.execute("cont");
+      }
+    }
+    if (mode == Mode.COPY_BEFORE_WRITE) {
+      for (DriveView v : views) {
+        block.blockdevAdd(QemuBlock.JSON.createObjectNode().put("driver", "snapshot-access").put("node-name", v.snapshotNode())
+            .put("file", v.overlayNode()));
+      }
+    }
+  }
+
+  /** query-block's qdev is the device's QOM path (virtio: .../virtio-backend) or its id. */
+  static String qomPath(String qdev) {
+    return qdev.startsWith("/") ? qdev : "/machine/peripheral/" + qdev;
+  }
+
+  /**
+   * Tears the view down and settles its bitmaps: on success the previous bitmap is dropped (or
+   * kept, disabled); on failure the new bitmap is merged into the previous one, which records
+   * again, in one transaction, so the next view still sees every change.
+   */
+  public static void end(MonitorAddress monitor, View view, boolean success, Options o) throws IOException {
+    try (QmpClient qmp = QmpClient.connect(monitor, o.timeout())) {
+      QemuBlock block = new QemuBlock(qmp);
+      teardown(block, view, true);
+      settleBitmaps(block, view, success, o.keepPrevious());
+    }
+  }
+
+  static void settleBitmaps(QemuBlock block, View view, boolean success, boolean keepPrevious) throws IOException {
+    List<ObjectNode> actions = new ArrayList<>();
+    for (DriveView v : view.drives()) {
+      if (v.previousBitmap() == null) {
+        if (!success) {  // a failed first backup: the next one is full again
+          actions.add(QemuBlock.action("block-dirty-bitmap-remove", QemuBlock.bitmapRef(v.node(), v.newBitmap())));
+        }
+        continue;
+      }
+      if (success) {
+        if (!keepPrevious) {
+          actions.add(QemuBlock.action("block-dirty-bitmap-remove", QemuBlock.bitmapRef(v.node(), v.previousBitmap())));
+        }
+      } else {
+        ObjectNode merge = QemuBlock.JSON.createObjectNode().put("node", v.node()).put("target", v.previousBitmap());
+        merge.putArray("bitmaps").add(v.newBitmap());
+        actions.add(QemuBlock.action("block-dirty-bitmap-enable", QemuBlock.bitmapRef(v.node(), v.previousBitmap())));
+        actions.add(QemuBlock.action("block-dirty-bitmap-merge", merge));
+        actions.add(QemuBlock.action("block-dirty-bitmap-remove", QemuBlock.bitmapRef(v.node(), v.newBitmap())));
+      }
+    }
+    if (!actions.isEmpty()) {
+      block.transaction(actions);
+    }
+  }
+
+  /** Removes exports, the NBD server (if pluck started it), jobs, filters, nodes and files. */
+  static void teardown(QemuBlock block, View view, boolean strict) throws IOException {
+    IOException first = null;
+    List<String> exports = block.exportIds();
+    for (DriveView v : view.drives()) {
+      if (exports.contains(v.exportId())) {
+        first = keep(first, () -> block.client().execute("block-export-del",
+            QemuBlock.JSON.createObjectNode().put("id", v.exportId()).put("mode", "hard")));
+      }
+    }
+    waitUntil(() -> view.drives().stream().noneMatch(v -> {
+      try {
+        return block.exportIds().contains(v.exportId());
+      } catch (IOException e) {
+        return false;
+      }
+    }), Duration.ofSeconds(10));
+    if (view.startedNbdServer() && block.nbdExportIds().isEmpty()) {
+      first = keep(first, block::nbdServerStop);
+    }
+    for (DriveView v : view.drives()) {
+      if (v.jobId() != null && block.jobIds().contains(v.jobId())) {
+        first = keep(first, () -> block.client().execute("block-job-cancel",
+            QemuBlock.JSON.createObjectNode().put("device", v.jobId()).put("force", true)));
+        waitUntil(() -> {
+          try {
+            return !block.jobIds().contains(v.jobId());
+          } catch (IOException e) {
+            return true;
+          }
+        }, Duration.ofSeconds(10));
+      }
+      if (v.snapshotNode() != null) {
+        first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.snapshotNode())));
+        // Move the guest device back before removing the filter; never onto the node it already has.
+        String current = currentNode(block, v);
+        if (v.overlayNode().equals(current)) {
+          first = keep(first, () -> block.client().execute("qom-set", QemuBlock.JSON.createObjectNode()
+              .put("path", qomPath(v.qdev())).put("property", "drive").put("value", v.node())));
+        }
+      }
+      first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.overlayNode())));
+      if (v.snapshotNode() != null) {
+        first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.scratchNode())));
+      }
+      Files.deleteIfExists(Path.of(v.scratchFile()));
+    }
+    if (view.startedNbdServer()) {
+      Files.deleteIfExists(Path.of(view.nbdSocket()));
+    }
+    if (strict && first != null) {
+      throw first;
+    }
+  }
+
+  private static String currentNode(QemuBlock block, DriveView v) throws IOException {
+    for (var b : block.client().execute("query-block")) {
+      if (b.path("qdev").asText("").equals(v.qdev())) {
+        return b.path("inserted").path("node-name").asText("");
+      }
+    }
+    return "";
+  }
+
+  private interface Step {
+    void run() throws IOException;
+  }
+
+  private static IOException keep(IOException first, Step step) {
+    try {
+      step.run();
+      return first;
+    } catch (IOException e) {
+      return first != null ? first : e;
+    }
+  }
+
+  private static void ignoreMissing(Step step) throws IOException {
+    try {
+      step.run();
+    } catch (QmpException e) {
+      if (!e.errorClass().equals("DeviceNotFound") && !e.description().contains("not found")
+          && !e.description().contains("Cannot find")) {
+        throw e;
+      }
+    }
+  }
+
+  private static void waitUntil(java.util.function.BooleanSupplier done, Duration max) {
+    long deadline = System.nanoTime() + max.toNanos();
+    while (!done.getAsBoolean() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(20);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package dev.pluck.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pluck.nbd.Extent;
+import dev.pluck.nbd.NbdBlockDevice;
+import dev.pluck.nbd.protocol.NbdOptions;
+import dev.pluck.nbd.protocol.NbdUri;
+import dev.pluck.testdata.QemuStorageDaemon;
+import dev.pluck.testdata.TestQmp;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Pull views on qemu-storage-daemon (backup-sync-none): guest-style writes go through a FUSE
+ * export of the live node, so QEMU's block layer and its bitmaps see them as a guest's.
+ */
+class BackupSyncNoneIT {
+  private static final long GRANULARITY = 64 << 10;
+  @TempDir Path tmp;
+  private QemuStorageDaemon qsd;
+  private Path fuse;
+  private MonitorAddress monitor;
+  private final Random random = new Random(21);
+
+  @BeforeEach
+  void start() throws Exception {
+    Path image = tmp.resolve("disk.raw");
+    byte[] bytes = new byte[64 << 20];
+    random.nextBytes(bytes);
+    Files.write(image, bytes);
+    qsd = QemuStorageDaemon.start(image, "raw", List.of());
+    monitor = MonitorAddress.unix(qsd.qmpSocket());
+    fuse = Files.createFile(tmp.resolve("live.fuse"));
+    try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+      qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"live\",\"node-name\":\"disk0\",\"mountpoint\":\"" + fuse
+          + "\",\"writable\":true}");
+    }
+  }
+
+  @AfterEach
+  void stop() {
+    qsd.close();
+  }
+
+  /** A guest's write: through the FUSE export into QEMU's block layer. */
+  private long[] write(long offset, int length) throws Exception {
+    byte[] b = new byte[length];
+    random.nextBytes(b);
+    try (FileChannel ch = FileChannel.open(fuse, StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(b), offset);
+      ch.force(false);
+    }
+    return new long[] {offset, length};
+  }
+
+  private static byte[] readAll(PullView.View view) throws Exception {
+    PullView.DriveView d = view.drives().get(0);
+    try (NbdBlockDevice dev = NbdBlockDevice.open(view.uri(d))) {
+      return dev.read(0, (int) dev.size());
+    }
+  }
+
+  private static List<Extent> dirty(PullView.View view) throws Exception {
+    PullView.DriveView d = view.drives().get(0);
+    try (NbdBlockDevice dev = NbdBlockDevice.open(NbdUri.parse(view.uri(d)), NbdOptions.defaults().withMetaContexts(List.of(d.context())))) {
+      return dev.blockStatus(d.context(), 0, dev.size()).stream().filter(e -> (e.flags() & Extent.DIRTY) != 0).toList();
+    }
+  }
+
+  /** The writes, widened to the bitmap's granularity and merged, as extents. */
+  private static List<long[]> expected(long[]... writes) {
+    List<long[]> spans = new ArrayList<>();
+    for (long[] w : writes) {
+      spans.add(new long[] {w[0] / GRANULARITY * GRANULARITY, (w[0] + w[1] + GRANULARITY - 1) / GRANULARITY * GRANULARITY});
+    }
+    spans.sort((a, b) -> Long.compare(a[0], b[0]));
+    List<long[]> out = new ArrayList<>();
+    for (long[] s : spans) {
+      if (!out.isEmpty() && s[0] <= out.get(out.size() - 1)[1]) {
+        out.get(out.size() - 1)[1] = Math.max(out.get(out.size() - 1)[1], s[1]);
+      } else {
+        out.add(new long[] {s[0], s[1]});
+      }
+    }
+    return out;
+  }
+
+  private static void assertDirty(List<Extent> dirty, List<long[]> expected) {
+    assertThat(dirty.stream().map(e -> new long[] {e.offset(), e.end()}).toList())
+        .usingElementComparator((a, b) -> java.util.Arrays.equals(a, b) ? 0 : 1)
+        .containsExactlyElementsOf(expected);
+  }
+
+  private PullView.Options options(String chain) {
+    return PullView.Options.defaults(chain, tmp.resolve("scratch"));
+  }
+
+  @Test
+  void viewsAreFrozenAndTheChainsBitmapHoldsEveryChangeEvenAfterAFailure() throws Exception {
+    PullView.View v1 = PullView.begin(monitor, List.of("disk0"), options("backup"));
+    assertThat(v1.mode()).isEqualTo(PullView.Mode.BACKUP_SYNC_NONE);
+    assertThat(v1.consistency()).isEqualTo("crash-consistent");
+    assertThat(v1.drives().get(0).context()).isNull();  // first view of the chain: a full backup
+    byte[] before = readAll(v1);
+    long[] w1 = write(1 << 20, 65536);
+    long[] w1b = write((7 << 20) + 100, 5000);
+    assertThat(readAll(v1)).isEqualTo(before);  // the view does not move
+    PullView.end(monitor, v1, true, options("backup"));
+
+    long[] w2 = write(5 << 20, 300_000);
+    PullView.View v2 = PullView.begin(monitor, List.of("disk0"), options("backup"));
+    assertThat(v2.drives().get(0).context()).isEqualTo("qemu:dirty-bitmap:pluck-backup-1");
+    assertDirty(dirty(v2), expected(w1, w1b, w2));
+    PullView.end(monitor, v2, false, options("backup"));  // a failed backup
+
+    long[] w3 = write(30 << 20, 4096);
+    PullView.View v3 = PullView.begin(monitor, List.of("disk0"), options("backup"));
+    assertThat(v3.drives().get(0).previousBitmap()).isEqualTo("pluck-backup-1");
+    assertDirty(dirty(v3), expected(w1, w1b, w2, w3));
+    PullView.end(monitor, v3, true, options("backup"));
+
+    try (QmpClient qmp = QmpClient.connect(monitor)) {
+      BlockNode node = new QemuBlock(qmp).resolve("disk0");
+      assertThat(node.bitmaps()).extracting(BlockNode.Bitmap::name).containsExactly("pluck-backup-2");
+      assertThat(node.bitmaps().get(0).recording()).isTrue();
+      assertThat(new QemuBlock(qmp).exportIds()).containsExactly("live");
+      assertThat(new QemuBlock(qmp).jobIds()).isEmpty();
+      assertThat(qmp.execute("query-named-block-nodes").findValuesAsText("node-name")).containsExactlyInAnyOrder("disk0", "file0");
+    }
+    assertThat(Files.list(tmp.resolve("scratch")).toList()).isEmpty();
+  }
+
+  @Test
+  void twoChainsKeepTheirOwnHistories() throws Exception {
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("backup")), true, options("backup"));
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("replication")), true, options("replication"));
+    long[] a = write(2 << 20, 10_000);
+    PullView.View b = PullView.begin(monitor, List.of("disk0"), options("backup"));
+    assertDirty(dirty(b), expected(a));
+    PullView.end(monitor, b, true, options("backup"));
+    long[] c = write(9 << 20, 70_000);
+    PullView.View r = PullView.begin(monitor, List.of("disk0"), options("replication"));
+    assertThat(r.drives().get(0).context()).isEqualTo("qemu:dirty-bitmap:pluck-replication-1");
+    assertDirty(dirty(r), expected(a, c));  // replication saw both writes; backup's end took nothing from it
+    PullView.end(monitor, r, true, options("replication"));
+  }
+}
