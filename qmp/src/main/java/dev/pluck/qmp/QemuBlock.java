@@ -66,6 +66,9 @@ public final class QemuBlock {
   private static List<BlockNode.Bitmap> bitmaps(JsonNode list) {
     List<BlockNode.Bitmap> out = new ArrayList<>();
     for (JsonNode b : list) {
+      if (b.path("name").asText("").isEmpty()) {
+        continue;  // an anonymous bitmap belongs to a running job (backup's own copy-before-write)
+      }
       out.add(new BlockNode.Bitmap(b.path("name").asText(), b.path("recording").asBoolean(), b.path("persistent").asBoolean(),
           b.path("busy").asBoolean(), b.path("inconsistent").asBoolean(), b.path("granularity").asLong(), b.path("count").asLong()));
     }
@@ -76,7 +79,7 @@ public final class QemuBlock {
   public List<BlockNode> nodesWithBitmaps() throws IOException {
     List<BlockNode> out = new ArrayList<>();
     for (JsonNode n : qmp.execute("query-named-block-nodes", "{\"flat\":true}")) {
-      if (n.path("dirty-bitmaps").size() > 0) {
+      if (!bitmaps(n.path("dirty-bitmaps")).isEmpty()) {
         out.add(new BlockNode(n.path("node-name").asText(), n.path("drv").asText(), "", "",
             n.path("image").path("virtual-size").asLong(), bitmaps(n.path("dirty-bitmaps"))));
       }

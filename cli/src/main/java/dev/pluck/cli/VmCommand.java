@@ -1,0 +1,192 @@
+package dev.pluck.cli;
+
+import dev.pluck.qmp.BlockNode;
+import dev.pluck.qmp.MonitorAddress;
+import dev.pluck.qmp.PullView;
+import dev.pluck.qmp.QemuBlock;
+import dev.pluck.qmp.QmpClient;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pluck vm ...}: point-in-time views and checkpoint chains of a running VM. */
+@Command(name = "vm", mixinStandardHelpOptions = true, description = "Views and checkpoints of running VMs (over QMP).",
+    subcommands = {VmCommand.Checkpoints.class, VmCommand.Export.class})
+final class VmCommand implements Runnable {
+  @Spec CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(name = "checkpoints", mixinStandardHelpOptions = true,
+      description = "Dirty bitmaps of the VM's drives, grouped by pluck checkpoint chain.")
+  static final class Checkpoints implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
+    String qmp;
+
+    @Option(names = "--drive", paramLabel = "NODE", description = "Only this drive (node name, qdev id or BlockBackend name).")
+    String drive;
+
+    @Option(names = "--json", description = "JSON lines, one per bitmap.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+      PrintWriter out = spec.commandLine().getOut();
+      try (QmpClient client = QmpClient.connect(MonitorAddress.parse(qmp))) {
+        QemuBlock block = new QemuBlock(client);
+        List<BlockNode> nodes = drive != null ? List.of(block.resolve(drive)) : block.nodesWithBitmaps();
+        if (!json) {
+          out.printf("%-14s %-28s %-12s %-8s %-10s %11s %12s%n", "NODE", "BITMAP", "CHAIN", "ENABLED", "PERSISTENT", "GRANULARITY", "DIRTY");
+        }
+        for (BlockNode n : nodes) {
+          for (BlockNode.Bitmap b : n.bitmaps()) {
+            String chain = b.name().matches("pluck-.+-\\d+") ? b.name().replaceAll("^pluck-(.+)-\\d+$", "$1") : "";
+            if (json) {
+              Map<String, Object> row = new LinkedHashMap<>();
+              row.put("node", n.nodeName());
+              row.put("bitmap", b.name());
+              row.put("chain", chain);
+              row.put("enabled", b.recording());
+              row.put("persistent", b.persistent());
+              row.put("inconsistent", b.inconsistent());
+              row.put("granularity", b.granularity());
+              row.put("dirtyBytes", b.dirtyBytes());
+              Output.json(out, row);
+            } else {
+              out.printf("%-14s %-28s %-12s %-8s %-10s %11d %12d%n", n.nodeName(), b.name(), chain.isEmpty() ? "-" : chain,
+                  b.recording() ? "yes" : "no", b.persistent() ? "yes" : "no", b.granularity(), b.dirtyBytes());
+            }
+          }
+        }
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "export", mixinStandardHelpOptions = true,
+      description = {"Begin a point-in-time view of drives, export it over NBD with the chain's dirty bitmap,",
+          "serve until interrupted (or stdin closes), then end it."})
+  static final class Export implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
+    String qmp;
+
+    @Option(names = "--drive", required = true, paramLabel = "NODE", description = "Drive to export (repeatable).")
+    List<String> drives = new ArrayList<>();
+
+    @Option(names = "--chain", defaultValue = "backup", description = "Checkpoint chain (default ${DEFAULT-VALUE}).")
+    String chain;
+
+    @Option(names = "--mode", defaultValue = "auto", description = "auto, backup-sync-none or copy-before-write (default ${DEFAULT-VALUE}).")
+    String mode;
+
+    @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket.")
+    Path scratch;
+
+    @Option(names = "--keep-previous", description = "On success keep the previous checkpoint's bitmap (disabled).")
+    boolean keepPrevious;
+
+    @Option(names = "--until-stdin-closes", description = "End the view when standard input closes.")
+    boolean untilStdinCloses;
+
+    @Option(names = "--fail", description = "End as a failed backup: merge the new bitmap back into the previous one.")
+    boolean fail;
+
+    @Option(names = "--json", description = "Print the view as one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+      PullView.Mode m = switch (mode) {
+        case "auto" -> null;
+        case "backup-sync-none" -> PullView.Mode.BACKUP_SYNC_NONE;
+        case "copy-before-write" -> PullView.Mode.COPY_BEFORE_WRITE;
+        default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode must be auto, backup-sync-none or copy-before-write");
+      };
+      MonitorAddress monitor = MonitorAddress.parse(qmp);
+      Path dir = scratch.resolve("view-" + ProcessHandle.current().pid());
+      PullView.Options options = PullView.Options.defaults(chain, dir).withMode(m).withKeepPrevious(keepPrevious);
+      PullView.View view = PullView.begin(monitor, drives, options);
+      AtomicBoolean ended = new AtomicBoolean();
+      CountDownLatch done = new CountDownLatch(1);
+      Thread hook = new Thread(() -> {
+        endOnce(monitor, view, options, ended);
+        done.countDown();
+      }, "pluck-end-view");
+      Runtime.getRuntime().addShutdownHook(hook);
+      PrintWriter out = spec.commandLine().getOut();
+      Map<String, Object> result = new LinkedHashMap<>();
+      result.put("chain", view.chain());
+      result.put("mode", view.mode().name().toLowerCase().replace('_', '-'));
+      result.put("qemu", view.qemuVersion());
+      result.put("consistency", view.consistency());
+      List<Map<String, Object>> ds = new ArrayList<>();
+      for (PullView.DriveView d : view.drives()) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("drive", d.drive());
+        e.put("node", d.node());
+        e.put("uri", view.uri(d));
+        e.put("context", d.context());
+        e.put("bitmap", d.newBitmap());
+        ds.add(e);
+      }
+      result.put("drives", ds);
+      if (json) {
+        Output.json(out, result);
+      } else {
+        out.printf("view of %s (%s, %s, QEMU %s)%n", String.join(", ", drives), result.get("mode"), view.consistency(), view.qemuVersion());
+        for (Map<String, Object> e : ds) {
+          out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
+              e.get("context") == null ? "none (first view of chain " + chain + ": read everything)" : e.get("context"));
+        }
+        out.printf("serving until %s%n", untilStdinCloses ? "standard input closes" : "interrupted (Ctrl-C)");
+      }
+      out.flush();
+      try {
+        if (untilStdinCloses) {
+          while (System.in.read() >= 0) {
+            // wait for EOF
+          }
+        } else {
+          done.await();
+        }
+      } finally {
+        endOnce(monitor, view, options, ended);
+        try {
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+          // the hook is running
+        }
+      }
+      return 0;
+    }
+
+    private void endOnce(MonitorAddress monitor, PullView.View view, PullView.Options options, AtomicBoolean ended) {
+      if (ended.compareAndSet(false, true)) {
+        try {
+          PullView.end(monitor, view, !fail, options);
+          java.nio.file.Files.deleteIfExists(options.scratchDir());
+        } catch (IOException e) {
+          System.err.println("pluck: ending the view failed: " + e.getMessage() + " (run pluck vm cleanup)");
+        }
+      }
+    }
+  }
+}
