@@ -100,6 +100,12 @@ final class VmCommand implements Runnable {
     @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket.")
     Path scratch;
 
+    @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket: freeze the guest's filesystems across the switch.")
+    String qga;
+
+    @Option(names = "--freeze", paramLabel = "MOUNTPOINT", description = "Freeze only these guest mountpoints (repeatable; default all).")
+    List<String> freeze = new ArrayList<>();
+
     @Option(names = "--keep-previous", description = "On success keep the previous checkpoint's bitmap (disabled).")
     boolean keepPrevious;
 
@@ -123,11 +129,15 @@ final class VmCommand implements Runnable {
       MonitorAddress monitor = MonitorAddress.parse(qmp);
       Path dir = scratch.resolve("view-" + ProcessHandle.current().pid());
       PullView.Options options = PullView.Options.defaults(chain, dir).withMode(m).withKeepPrevious(keepPrevious);
-      PullView.View view = PullView.begin(monitor, drives, options);
+      if (qga != null) {
+        options = options.withGuestAgent(MonitorAddress.parse(qga), freeze);
+      }
+      PullView.Options opts = options;
+      PullView.View view = PullView.begin(monitor, drives, opts);
       AtomicBoolean ended = new AtomicBoolean();
       CountDownLatch done = new CountDownLatch(1);
       Thread hook = new Thread(() -> {
-        endOnce(monitor, view, options, ended);
+        endOnce(monitor, view, opts, ended);
         done.countDown();
       }, "pluck-end-view");
       Runtime.getRuntime().addShutdownHook(hook);
@@ -137,6 +147,9 @@ final class VmCommand implements Runnable {
       result.put("mode", view.mode().name().toLowerCase().replace('_', '-'));
       result.put("qemu", view.qemuVersion());
       result.put("consistency", view.consistency());
+      if (!view.notice().isEmpty()) {
+        result.put("notice", view.notice());
+      }
       List<Map<String, Object>> ds = new ArrayList<>();
       for (PullView.DriveView d : view.drives()) {
         Map<String, Object> e = new LinkedHashMap<>();
@@ -152,6 +165,9 @@ final class VmCommand implements Runnable {
         Output.json(out, result);
       } else {
         out.printf("view of %s (%s, %s, QEMU %s)%n", String.join(", ", drives), result.get("mode"), view.consistency(), view.qemuVersion());
+        if (!view.notice().isEmpty()) {
+          out.printf("notice: %s%n", view.notice());
+        }
         for (Map<String, Object> e : ds) {
           out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
               e.get("context") == null ? "none (first view of chain " + chain + ": read everything)" : e.get("context"));
@@ -168,7 +184,7 @@ final class VmCommand implements Runnable {
           done.await();
         }
       } finally {
-        endOnce(monitor, view, options, ended);
+        endOnce(monitor, view, opts, ended);
         try {
           Runtime.getRuntime().removeShutdownHook(hook);
         } catch (IllegalStateException shuttingDown) {

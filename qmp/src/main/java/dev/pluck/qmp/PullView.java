@@ -36,8 +36,12 @@ public final class PullView {
    * @param mode null to choose: copy-before-write where QEMU has it and a guest device can be moved
    * @param scratchDir where overlay files and pluck's own NBD socket go
    * @param keepPrevious on success, keep the previous bitmap (disabled) instead of dropping it
+   * @param qga the guest agent's socket, to freeze the guest's filesystems across the switch (null:
+   *     pause the guest instead)
+   * @param freezeMountpoints only these guest mountpoints (empty: all)
    */
-  public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout) {
+  public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout,
+      MonitorAddress qga, List<String> freezeMountpoints) {
     public Options {
       if (!chain.matches("[A-Za-z0-9_.]{1,40}")) {
         throw new IllegalArgumentException("chain names are 1-40 letters, digits, '_' or '.': " + chain);
@@ -45,15 +49,19 @@ public final class PullView {
     }
 
     public static Options defaults(String chain, Path scratchDir) {
-      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30));
+      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of());
     }
 
     public Options withMode(Mode m) {
-      return new Options(chain, m, scratchDir, keepPrevious, timeout);
+      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints);
     }
 
     public Options withKeepPrevious(boolean keep) {
-      return new Options(chain, mode, scratchDir, keep, timeout);
+      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints);
+    }
+
+    public Options withGuestAgent(MonitorAddress agent, List<String> mountpoints) {
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints));
     }
   }
 
@@ -70,11 +78,13 @@ public final class PullView {
   /**
    * A live view.
    *
-   * @param consistency "paused" (the guest was stopped across the switch), or "crash-consistent"
-   *     when there is no guest to pause (qemu-storage-daemon)
+   * @param consistency "frozen" (the guest agent froze the filesystems across the switch),
+   *     "paused" (the guest was stopped across the switch: crash-consistent), or
+   *     "crash-consistent" when there is no guest to pause (qemu-storage-daemon)
+   * @param notice why the view is less than frozen, when a freeze was asked for ("" otherwise)
    */
   public record View(String chain, Mode mode, String qemuVersion, String nbdSocket, boolean startedNbdServer,
-      String consistency, List<DriveView> drives) {
+      String consistency, String notice, List<DriveView> drives) {
     public String uri(DriveView d) {
       return "nbd+unix:///" + d.exportName() + "?socket=" + nbdSocket;
     }
@@ -163,15 +173,17 @@ public final class PullView {
       }
       Path socket = o.scratchDir().resolve("nbd.sock");
       View view = new View(o.chain(), mode, version.toString(), socket.toString(), false,
-          guest ? "paused" : "crash-consistent", views);
+          guest ? "paused" : "crash-consistent", "", views);
       try {
-        switchAtomically(qmp, block, guest, actions, views, mode);
+        String[] consistency = {view.consistency(), ""};
+        switchAtomically(qmp, block, guest, actions, views, mode, o, consistency);
+        view = new View(view.chain(), mode, view.qemuVersion(), view.nbdSocket(), false, consistency[0], consistency[1], views);
         boolean started = block.nbdServerStart(socket);
         if (!started) {
           throw new QmpException("nbd-server-start", "GenericError",
               "an NBD server already runs in this QEMU; its address cannot be queried, give it with --nbd-server");
         }
-        view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), views);
+        view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), view.notice(), views);
         for (DriveView v : views) {
           List<ObjectNode> bitmaps = v.previousBitmap() == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), v.previousBitmap()));
           block.exportNbd(v.exportId(), mode == Mode.BACKUP_SYNC_NONE ? v.overlayNode() : v.snapshotNode(), v.exportName(), bitmaps);
@@ -219,12 +231,29 @@ public final class PullView {
   }
 
   /**
-   * The switch, atomic for the guest: stop it (when there is one), run the transaction, move the
-   * devices onto their copy-before-write filters, and always let the guest run again.
+   * The switch, atomic for the guest: freeze its filesystems through the agent (or, without an
+   * agent or when it refuses, stop the guest), run the transaction, move the devices onto their
+   * copy-before-write filters, and always thaw or let the guest run again.
    */
   private static void switchAtomically(QmpClient qmp, QemuBlock block, boolean guest, List<ObjectNode> actions,
-      List<DriveView> views, Mode mode) throws IOException {
-    boolean wasRunning = guest && qmp.execute("query-status").path("running").asBoolean();
+      List<DriveView> views, Mode mode, Options o, String[] consistency) throws IOException {
+    QgaClient agent = null;
+    if (o.qga() != null) {
+      try {
+        agent = QgaClient.connect(o.qga(), o.timeout());
+        agent.freeze(o.freezeMountpoints());
+        consistency[0] = "frozen";
+      } catch (IOException e) {
+        consistency[1] = "the guest agent did not freeze (" + e.getMessage() + "); "
+            + (guest ? "the guest was paused instead: the view is crash-consistent" : "the view is crash-consistent");
+        if (agent != null) {
+          thaw(agent);  // a partial freeze must not stay
+          agent.close();
+          agent = null;
+        }
+      }
+    }
+    boolean wasRunning = agent == null && guest && qmp.execute("query-status").path("running").asBoolean();
     if (wasRunning) {
       qmp.execute("stop");
     }
@@ -240,6 +269,13 @@ public final class PullView {
       if (wasRunning) {
         qmp.execute("cont");
       }
+      if (agent != null) {
+        try {
+          thaw(agent);
+        } finally {
+          agent.close();
+        }
+      }
     }
     if (mode == Mode.COPY_BEFORE_WRITE) {
       for (DriveView v : views) {
@@ -247,6 +283,23 @@ public final class PullView {
             .put("file", v.overlayNode()));
       }
     }
+  }
+
+  /** Thaws, and checks that the guest says so: a guest left frozen is the worst outcome. */
+  private static void thaw(QgaClient agent) throws IOException {
+    IOException failure = null;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      try {
+        agent.thaw();
+        if (agent.freezeStatus().equals("thawed")) {
+          return;
+        }
+      } catch (IOException e) {
+        failure = e;
+      }
+    }
+    throw new IOException("the guest's filesystems may still be frozen: thaw failed"
+        + (failure == null ? "" : " (" + failure.getMessage() + ")") + "; run pluck vm cleanup", failure);
   }
 
   /** query-block's qdev is the device's QOM path (virtio: .../virtio-backend) or its id. */

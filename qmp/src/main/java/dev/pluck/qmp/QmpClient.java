@@ -92,7 +92,8 @@ public final class QmpClient implements Closeable {
     }
     QmpClient c = holder[0];
     try {
-      JsonNode hello = await(c.greeting, timeout, "the QMP greeting from " + address);
+      JsonNode hello = await(c.greeting, timeout,
+          "the QMP greeting from " + address + " (QEMU serves one monitor client at a time: is another one connected?)");
       if (!hello.has("QMP")) {
         throw new IOException(address + " is not a QMP monitor: " + hello);
       }

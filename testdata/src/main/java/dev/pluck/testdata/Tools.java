@@ -45,6 +45,10 @@ public final class Tools {
           Map.entry("pvck", "lvm2"),
           Map.entry("mdir", "mtools"),
           Map.entry("bash", "bash"),
+          Map.entry("qemu-ga", "qemu-guest-agent"),
+          Map.entry("qemu-io", "qemu-utils"),
+          Map.entry("openssl", "openssl"),
+          Map.entry("fallocate", "util-linux"),
           Map.entry("python3", "python3"));
 
   private Tools() {}
