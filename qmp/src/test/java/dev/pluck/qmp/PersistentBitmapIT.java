@@ -1,0 +1,62 @@
+package dev.pluck.qmp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pluck.nbd.Extent;
+import dev.pluck.nbd.NbdBlockDevice;
+import dev.pluck.nbd.protocol.NbdOptions;
+import dev.pluck.nbd.protocol.NbdUri;
+import dev.pluck.testdata.QemuStorageDaemon;
+import dev.pluck.testdata.TestQmp;
+import dev.pluck.testdata.Tools;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** On qcow2 the chain's bitmaps are persistent: a restart of QEMU keeps the chain going. */
+class PersistentBitmapIT {
+  @TempDir Path tmp;
+
+  @Test
+  void theChainSurvivesARestartOfQemu() throws Exception {
+    Path image = tmp.resolve("disk.qcow2");
+    Tools.runOk("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "32M");
+    PullView.Options o = PullView.Options.defaults("backup", tmp.resolve("scratch"));
+    try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "qcow2", List.of())) {
+      MonitorAddress monitor = MonitorAddress.unix(qsd.qmpSocket());
+      PullView.View v1 = PullView.begin(monitor, List.of("disk0"), o);
+      assertThat(v1.drives().get(0).persistent()).isTrue();
+      PullView.end(monitor, v1, true, o);
+      Path fuse = Files.createFile(tmp.resolve("live.fuse"));
+      try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+        qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"live\",\"node-name\":\"disk0\",\"mountpoint\":\"" + fuse
+            + "\",\"writable\":true}");
+      }
+      try (FileChannel ch = FileChannel.open(fuse, StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), (9 << 20) + 5);
+        ch.force(false);
+      }
+      try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+        qmp.execute("block-export-del", "{\"id\":\"live\"}");
+      }
+    }  // SIGTERM: QEMU stores persistent bitmaps in the image as it quits
+    assertThat(Tools.runOk("qemu-img", "info", image.toString()).stdout()).contains("pluck-backup-1");
+    try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "qcow2", List.of())) {
+      MonitorAddress monitor = MonitorAddress.unix(qsd.qmpSocket());
+      PullView.View v2 = PullView.begin(monitor, List.of("disk0"), o);
+      PullView.DriveView d = v2.drives().get(0);
+      assertThat(d.context()).isEqualTo("qemu:dirty-bitmap:pluck-backup-1");
+      try (NbdBlockDevice dev = NbdBlockDevice.open(NbdUri.parse(v2.uri(d)), NbdOptions.defaults().withMetaContexts(List.of(d.context())))) {
+        List<Extent> dirty = dev.blockStatus(d.context(), 0, dev.size()).stream().filter(e -> (e.flags() & Extent.DIRTY) != 0).toList();
+        assertThat(dirty).extracting(Extent::offset).containsExactly(9L << 20);
+        assertThat(dev.read((9 << 20) + 5, 3)).containsExactly(1, 2, 3);
+      }
+      PullView.end(monitor, v2, true, o);
+    }
+  }
+}
