@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
 
 /** {@code pluck vm ...}: point-in-time views and checkpoint chains of a running VM. */
 @Command(name = "vm", mixinStandardHelpOptions = true, description = "Views and checkpoints of running VMs (over QMP).",
-    subcommands = {VmCommand.Checkpoints.class, VmCommand.Export.class})
+    subcommands = {VmCommand.Checkpoints.class, VmCommand.Export.class, VmCommand.Cleanup.class})
 final class VmCommand implements Runnable {
   @Spec CommandSpec spec;
 
@@ -74,6 +74,40 @@ final class VmCommand implements Runnable {
             }
           }
         }
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "cleanup", mixinStandardHelpOptions = true,
+      description = {"Repair what an interrupted pluck left: thaw or resume the guest, remove pluck's exports, jobs,",
+          "nodes and files, and end its views as failed so the next backup still sees every change."})
+  static final class Cleanup implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
+    String qmp;
+
+    @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket, to thaw a guest left frozen.")
+    String qga;
+
+    @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory of pluck's view state (default ${DEFAULT-VALUE}).")
+    Path scratch;
+
+    @Option(names = "--json", description = "One JSON object: {actions: [...]}.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+      List<String> done = dev.pluck.qmp.Reconcile.run(MonitorAddress.parse(qmp), scratch,
+          qga == null ? null : MonitorAddress.parse(qga), dev.pluck.qmp.DriveLock.DEFAULT_DIR, java.time.Duration.ofSeconds(30));
+      PrintWriter out = spec.commandLine().getOut();
+      if (json) {
+        Output.json(out, Map.of("actions", done));
+      } else if (done.isEmpty()) {
+        out.println("nothing to clean up");
+      } else {
+        done.forEach(out::println);
       }
       return 0;
     }

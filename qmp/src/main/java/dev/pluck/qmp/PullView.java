@@ -41,7 +41,7 @@ public final class PullView {
    * @param freezeMountpoints only these guest mountpoints (empty: all)
    */
   public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout,
-      MonitorAddress qga, List<String> freezeMountpoints) {
+      MonitorAddress qga, List<String> freezeMountpoints, Path lockDir) {
     public Options {
       if (!chain.matches("[A-Za-z0-9_.]{1,40}")) {
         throw new IllegalArgumentException("chain names are 1-40 letters, digits, '_' or '.': " + chain);
@@ -49,19 +49,23 @@ public final class PullView {
     }
 
     public static Options defaults(String chain, Path scratchDir) {
-      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of());
+      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of(), DriveLock.DEFAULT_DIR);
     }
 
     public Options withMode(Mode m) {
-      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints);
+      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir);
     }
 
     public Options withKeepPrevious(boolean keep) {
-      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints);
+      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints, lockDir);
     }
 
     public Options withGuestAgent(MonitorAddress agent, List<String> mountpoints) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints));
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints), lockDir);
+    }
+
+    public Options withLockDir(Path dir) {
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, dir);
     }
   }
 
@@ -91,6 +95,29 @@ public final class PullView {
   }
 
   private static final Pattern CHAIN_BITMAP = Pattern.compile("pluck-(.+)-(\\d+)");
+  /** The state of a view on disk, so that another process can end or repair it. */
+  static final String STATE_FILE = "view.json";
+  private static final java.util.Map<Path, List<DriveLock>> LOCKS = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * What a crash would leave to repair: the view, and whether pluck had frozen or paused the
+   * guest at that moment.
+   */
+  public record State(String monitor, View view, boolean guestFrozen, boolean guestPaused) {}
+
+  static void writeState(Path dir, State s) throws IOException {
+    Path tmp = dir.resolve(STATE_FILE + ".tmp");
+    QemuBlock.JSON.writeValue(tmp.toFile(), s);
+    Files.move(tmp, dir.resolve(STATE_FILE), java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  static Optional<State> readState(Path dir) {
+    try {
+      return Optional.of(QemuBlock.JSON.readValue(dir.resolve(STATE_FILE).toFile(), State.class));
+    } catch (IOException e) {
+      return Optional.empty();
+    }
+  }
 
   private PullView() {}
 
@@ -136,6 +163,43 @@ public final class PullView {
         }
         nodes.add(n);
       }
+      List<DriveLock> locks = new ArrayList<>();
+      try {
+        for (BlockNode n : nodes) {
+          locks.add(DriveLock.acquire(o.lockDir(), monitor, n.nodeName()));
+        }
+      } catch (IOException e) {
+        for (DriveLock l : locks) {
+          l.close();
+        }
+        throw e;
+      }
+      LOCKS.put(o.scratchDir(), locks);
+      try {
+        return beginLocked(monitor, drives, o, qmp, block, version, guest, nodes);
+      } catch (IOException | RuntimeException e) {
+        releaseLocks(o.scratchDir());
+        throw e;
+      }
+    }
+  }
+
+  private static void releaseLocks(Path scratchDir) {
+    List<DriveLock> locks = LOCKS.remove(scratchDir);
+    if (locks != null) {
+      for (DriveLock l : locks) {
+        try {
+          l.close();
+        } catch (IOException ignored) {
+          // released with the process anyway
+        }
+      }
+    }
+  }
+
+  private static View beginLocked(MonitorAddress monitor, List<String> drives, Options o, QmpClient qmp, QemuBlock block,
+      QemuVersion version, boolean guest, List<BlockNode> nodes) throws IOException {
+    {
       Mode mode = o.mode();
       if (mode == null) {
         boolean movable = guest && nodes.stream().allMatch(n -> !n.qdev().isEmpty());
@@ -180,9 +244,12 @@ public final class PullView {
       Path socket = o.scratchDir().resolve("nbd.sock");
       View view = new View(o.chain(), mode, version.toString(), socket.toString(), false,
           guest ? "paused" : "crash-consistent", "", views);
+      writeState(o.scratchDir(), new State(monitor.toString(), view, false, false));
       try {
         String[] consistency = {view.consistency(), ""};
-        switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency);
+        View pending = view;
+        switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency,
+            (frozen, paused) -> writeState(o.scratchDir(), new State(monitor.toString(), pending, frozen, paused)));
         view = new View(view.chain(), mode, view.qemuVersion(), view.nbdSocket(), false, consistency[0], consistency[1], views);
         boolean started = block.nbdServerStart(socket);
         if (!started) {
@@ -190,13 +257,20 @@ public final class PullView {
               "an NBD server already runs in this QEMU; its address cannot be queried, give it with --nbd-server");
         }
         view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), view.notice(), views);
+        writeState(o.scratchDir(), new State(monitor.toString(), view, false, false));
         for (DriveView v : views) {
           List<ObjectNode> bitmaps = v.previousBitmap() == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), v.previousBitmap()));
           block.exportNbd(v.exportId(), mode == Mode.BACKUP_SYNC_NONE ? v.overlayNode() : v.snapshotNode(), v.exportName(), bitmaps);
         }
         return view;
       } catch (IOException | RuntimeException e) {
-        teardown(block, view, false);
+        try {
+          teardown(block, view, false);
+          settleBitmaps(block, view, false, false);
+          Files.deleteIfExists(o.scratchDir().resolve(STATE_FILE));
+        } catch (IOException | RuntimeException cleanup) {
+          e.addSuppressed(cleanup);  // the state file stays for pluck vm cleanup
+        }
         throw e;
       }
     }
@@ -242,11 +316,12 @@ public final class PullView {
    * copy-before-write filters, and always thaw or let the guest run again.
    */
   private static void switchAtomically(QmpClient qmp, QemuBlock block, boolean guest, List<ObjectNode> actions,
-      List<ObjectNode> afterMove, List<DriveView> views, Mode mode, Options o, String[] consistency) throws IOException {
+      List<ObjectNode> afterMove, List<DriveView> views, Mode mode, Options o, String[] consistency, Phase phase) throws IOException {
     QgaClient agent = null;
     if (o.qga() != null) {
       try {
         agent = QgaClient.connect(o.qga(), o.timeout());
+        phase.record(true, false);
         agent.freeze(o.freezeMountpoints());
         consistency[0] = "frozen";
       } catch (IOException e) {
@@ -257,10 +332,12 @@ public final class PullView {
           agent.close();
           agent = null;
         }
+        phase.record(false, false);
       }
     }
     boolean wasRunning = agent == null && guest && qmp.execute("query-status").path("running").asBoolean();
     if (wasRunning) {
+      phase.record(false, true);
       qmp.execute("stop");
     }
     try {
@@ -285,6 +362,7 @@ public final class PullView {
           agent.close();
         }
       }
+      phase.record(false, false);
     }
     if (mode == Mode.COPY_BEFORE_WRITE) {
       for (DriveView v : views) {
@@ -292,6 +370,11 @@ public final class PullView {
             .put("file", v.overlayNode()));
       }
     }
+  }
+
+  /** Records in the state file that the guest is (or is no longer) frozen or paused by pluck. */
+  private interface Phase {
+    void record(boolean frozen, boolean paused) throws IOException;
   }
 
   /** Thaws, and checks that the guest says so: a guest left frozen is the worst outcome. */
@@ -326,14 +409,32 @@ public final class PullView {
       QemuBlock block = new QemuBlock(qmp);
       teardown(block, view, true);
       settleBitmaps(block, view, success, o.keepPrevious());
+      Files.deleteIfExists(o.scratchDir().resolve(STATE_FILE));
+    } finally {
+      releaseLocks(o.scratchDir());
     }
   }
 
   static void settleBitmaps(QemuBlock block, View view, boolean success, boolean keepPrevious) throws IOException {
     List<ObjectNode> actions = new ArrayList<>();
     for (DriveView v : view.drives()) {
-      if (v.previousBitmap() == null) {
-        if (!success) {  // a failed first backup: the next one is full again
+      java.util.Set<String> present = new java.util.HashSet<>();
+      java.util.Set<String> recording = new java.util.HashSet<>();
+      for (BlockNode.Bitmap b : block.resolve(v.node()).bitmaps()) {
+        present.add(b.name());
+        if (b.recording()) {
+          recording.add(b.name());
+        }
+      }
+      if (!present.contains(v.newBitmap())) {
+        if (!success && v.previousBitmap() != null && present.contains(v.previousBitmap()) && !recording.contains(v.previousBitmap())) {
+          // the switch never happened (or was undone): the previous bitmap must record again
+          actions.add(QemuBlock.action("block-dirty-bitmap-enable", QemuBlock.bitmapRef(v.node(), v.previousBitmap())));
+        }
+        continue;
+      }
+      if (v.previousBitmap() == null || !present.contains(v.previousBitmap())) {
+        if (!success && v.previousBitmap() == null) {  // a failed first backup: the next one is full again
           actions.add(QemuBlock.action("block-dirty-bitmap-remove", QemuBlock.bitmapRef(v.node(), v.newBitmap())));
         }
         continue;
