@@ -203,7 +203,7 @@ public final class PullView {
       Mode mode = o.mode();
       if (mode == null) {
         boolean movable = guest && nodes.stream().allMatch(n -> !n.qdev().isEmpty());
-        mode = version.atLeast(7, 1) && movable ? Mode.COPY_BEFORE_WRITE : Mode.BACKUP_SYNC_NONE;
+        mode = movable && QmpSchema.load(qmp).canCopyBeforeWrite() ? Mode.COPY_BEFORE_WRITE : Mode.BACKUP_SYNC_NONE;
       }
       if (mode == Mode.COPY_BEFORE_WRITE && (!guest || nodes.stream().anyMatch(n -> n.qdev().isEmpty()))) {
         throw new QmpException("begin", "GenericError", "copy-before-write needs a guest device on every drive; use backup-sync-none");
