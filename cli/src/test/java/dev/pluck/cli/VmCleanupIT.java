@@ -14,6 +14,7 @@ import dev.pluck.qmp.MonitorAddress;
 import dev.pluck.qmp.PullView;
 import dev.pluck.qmp.QemuBlock;
 import dev.pluck.qmp.QmpClient;
+import dev.pluck.testdata.FakeGuestAgent;
 import dev.pluck.testdata.QemuStorageDaemon;
 import dev.pluck.testdata.TestQmp;
 import java.io.BufferedReader;
@@ -104,6 +105,39 @@ class VmCleanupIT {
             .extracting(Extent::offset).containsExactly(1L << 20, 20L << 20);
       }
       PullView.end(monitor, next, true, o2);
+    }
+  }
+
+  @Test
+  void aPluckKilledWhileTheGuestIsFrozenIsThawedByCleanup() throws Exception {
+    Path image = tmp.resolve("disk.raw");
+    Files.write(image, new byte[8 << 20]);
+    Path scratch = tmp.resolve("scratch");
+    try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "raw", List.of());
+        FakeGuestAgent agent = new FakeGuestAgent(tmp, false, true)) {
+      Process export = pluck("vm", "export", "--qmp", qsd.qmpSocket().toString(), "--drive", "disk0",
+          "--qga", agent.socket().toString(), "--scratch", scratch.toString(), "--until-stdin-closes");
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!agent.commands.contains("guest-fsfreeze-thaw") && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(agent.frozen()).isTrue();  // pluck waits for a thaw answer that never comes
+      export.destroyForcibly();
+      assertThat(export.waitFor(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(agent.frozen()).isTrue();
+
+      Process cleanup = pluck("vm", "cleanup", "--qmp", qsd.qmpSocket().toString(), "--qga", agent.socket().toString(),
+          "--scratch", scratch.toString());
+      String report = new String(cleanup.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(cleanup.waitFor(60, TimeUnit.SECONDS)).isTrue();
+      assertThat(cleanup.exitValue()).as(report).isZero();
+      assertThat(report).contains("thawed");
+      assertThat(agent.frozen()).isFalse();
+      try (QmpClient qmp = QmpClient.connect(MonitorAddress.unix(qsd.qmpSocket()))) {
+        assertThat(qmp.execute("query-named-block-nodes").findValuesAsText("node-name")).containsExactlyInAnyOrder("disk0", "file0");
+        assertThat(new QemuBlock(qmp).jobIds()).isEmpty();
+        assertThat(new QemuBlock(qmp).resolve("disk0").bitmaps()).isEmpty();  // a failed first view: the next is full
+      }
     }
   }
 }

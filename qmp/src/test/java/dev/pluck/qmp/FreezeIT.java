@@ -3,6 +3,7 @@ package dev.pluck.qmp;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pluck.testdata.FakeGuestAgent;
 import dev.pluck.testdata.QemuStorageDaemon;
 import dev.pluck.testdata.TestQmp;
 import java.nio.file.Files;
@@ -22,7 +23,7 @@ class FreezeIT {
   }
 
   private PullView.Options options(FakeGuestAgent agent) {
-    return PullView.Options.defaults("backup", tmp.resolve("scratch")).withGuestAgent(agent.address(), List.of("/", "/home"));
+    return PullView.Options.defaults("backup", tmp.resolve("scratch")).withGuestAgent(MonitorAddress.unix(agent.socket()), List.of("/", "/home"));
   }
 
   @Test

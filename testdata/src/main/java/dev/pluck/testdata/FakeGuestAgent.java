@@ -1,4 +1,4 @@
-package dev.pluck.qmp;
+package dev.pluck.testdata;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -21,19 +21,32 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * A FAKE guest agent: freezing a real guest needs a running guest OS, and freezing the host's own
  * filesystems (qemu-ga run on the host) is not allowed here. It answers the agent protocol as
  * qemu-ga does (guest-sync-delimited with the 0xFF sentinel, ping, fsfreeze freeze/thaw/status)
- * and records the commands it got. The real qemu-ga is tested in {@link QgaIT}.
+ * and records the commands it got. The real qemu-ga is tested in the qmp module's QgaIT.
  */
-final class FakeGuestAgent implements AutoCloseable {
+public final class FakeGuestAgent implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
-  final List<String> commands = new CopyOnWriteArrayList<>();
+  /** Every command received, in order. */
+  public final List<String> commands = new CopyOnWriteArrayList<>();
   private final ServerSocketChannel server;
   private final Path socket;
   private final boolean refuseFreeze;
+  private final boolean hangFirstThaw;
   private volatile boolean frozen;
+  private volatile boolean thawHung;
 
-  FakeGuestAgent(Path dir, boolean refuseFreeze) throws IOException {
+  /** An agent that freezes when asked, or refuses to ({@code refuseFreeze}). */
+  public FakeGuestAgent(Path dir, boolean refuseFreeze) throws IOException {
+    this(dir, refuseFreeze, false);
+  }
+
+  /**
+   * @param hangFirstThaw never answer the first thaw (and stay frozen): a client stuck there can
+   *     be killed while the guest is frozen
+   */
+  public FakeGuestAgent(Path dir, boolean refuseFreeze, boolean hangFirstThaw) throws IOException {
     this.socket = dir.resolve("fake-qga.sock");
     this.refuseFreeze = refuseFreeze;
+    this.hangFirstThaw = hangFirstThaw;
     Files.deleteIfExists(socket);
     server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(socket));
@@ -42,11 +55,13 @@ final class FakeGuestAgent implements AutoCloseable {
     t.start();
   }
 
-  MonitorAddress address() {
-    return MonitorAddress.unix(socket);
+  /** The agent's unix socket. */
+  public Path socket() {
+    return socket;
   }
 
-  boolean frozen() {
+  /** Whether the fake guest's filesystems are frozen now. */
+  public boolean frozen() {
     return frozen;
   }
 
@@ -75,14 +90,20 @@ final class FakeGuestAgent implements AutoCloseable {
               yield "{\"return\": 2}";
             }
             case "guest-fsfreeze-thaw" -> {
+              if (hangFirstThaw && !thawHung) {
+                thawHung = true;
+                yield null;  // never answered; stays frozen
+              }
               frozen = false;
               yield "{\"return\": 2}";
             }
             case "guest-fsfreeze-status" -> "{\"return\": \"" + (frozen ? "frozen" : "thawed") + "\"}";
             default -> "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"fake agent has no " + cmd + "\"}}";
           };
-          out.write((reply + "\n").getBytes(StandardCharsets.ISO_8859_1));
-          out.flush();
+          if (reply != null) {
+            out.write((reply + "\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+          }
         }
       } catch (IOException e) {
         // next client
