@@ -140,6 +140,10 @@ final class VmCommand implements Runnable {
     @Option(names = "--freeze", paramLabel = "MOUNTPOINT", description = "Freeze only these guest mountpoints (repeatable; default all).")
     List<String> freeze = new ArrayList<>();
 
+    @Option(names = "--nbd-server", paramLabel = "ADDR",
+        description = "The NBD server already running in this QEMU (its unix socket or host:port); pluck adds its exports there.")
+    String nbdServer;
+
     @Option(names = "--keep-previous", description = "On success keep the previous checkpoint's bitmap (disabled).")
     boolean keepPrevious;
 
@@ -165,6 +169,9 @@ final class VmCommand implements Runnable {
       PullView.Options options = PullView.Options.defaults(chain, dir).withMode(m).withKeepPrevious(keepPrevious);
       if (qga != null) {
         options = options.withGuestAgent(MonitorAddress.parse(qga), freeze);
+      }
+      if (nbdServer != null) {
+        options = options.withNbdServer(MonitorAddress.parse(nbdServer));
       }
       PullView.Options opts = options;
       PullView.View view = PullView.begin(monitor, drives, opts);

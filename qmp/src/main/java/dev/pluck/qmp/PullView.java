@@ -39,9 +39,12 @@ public final class PullView {
    * @param qga the guest agent's socket, to freeze the guest's filesystems across the switch (null:
    *     pause the guest instead)
    * @param freezeMountpoints only these guest mountpoints (empty: all)
+   * @param lockDir where per-drive lock files live
+   * @param nbdServer the address of an NBD server already running in this QEMU (null: pluck
+   *     starts its own on a unix socket in the scratch directory)
    */
   public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout,
-      MonitorAddress qga, List<String> freezeMountpoints, Path lockDir) {
+      MonitorAddress qga, List<String> freezeMountpoints, Path lockDir, MonitorAddress nbdServer) {
     public Options {
       if (!chain.matches("[A-Za-z0-9_.]{1,40}")) {
         throw new IllegalArgumentException("chain names are 1-40 letters, digits, '_' or '.': " + chain);
@@ -49,23 +52,27 @@ public final class PullView {
     }
 
     public static Options defaults(String chain, Path scratchDir) {
-      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of(), DriveLock.DEFAULT_DIR);
+      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of(), DriveLock.DEFAULT_DIR, null);
     }
 
     public Options withMode(Mode m) {
-      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir);
+      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, nbdServer);
     }
 
     public Options withKeepPrevious(boolean keep) {
-      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints, lockDir);
+      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints, lockDir, nbdServer);
     }
 
     public Options withGuestAgent(MonitorAddress agent, List<String> mountpoints) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints), lockDir);
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints), lockDir, nbdServer);
+    }
+
+    public Options withNbdServer(MonitorAddress server) {
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, server);
     }
 
     public Options withLockDir(Path dir) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, dir);
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, dir, nbdServer);
     }
   }
 
@@ -89,8 +96,11 @@ public final class PullView {
    */
   public record View(String chain, Mode mode, String qemuVersion, String nbdSocket, boolean startedNbdServer,
       String consistency, String notice, List<DriveView> drives) {
+    /** The NBD URI of a drive's export (nbdSocket is a unix socket path, or host:port). */
     public String uri(DriveView d) {
-      return "nbd+unix:///" + d.exportName() + "?socket=" + nbdSocket;
+      MonitorAddress a = MonitorAddress.parse(nbdSocket);
+      return a.socket() != null ? "nbd+unix:///" + d.exportName() + "?socket=" + a.socket()
+          : "nbd://" + (a.host().contains(":") ? "[" + a.host() + "]" : a.host()) + ":" + a.port() + "/" + d.exportName();
     }
   }
 
@@ -251,12 +261,15 @@ public final class PullView {
         switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency,
             (frozen, paused) -> writeState(o.scratchDir(), new State(monitor.toString(), pending, frozen, paused)));
         view = new View(view.chain(), mode, view.qemuVersion(), view.nbdSocket(), false, consistency[0], consistency[1], views);
-        boolean started = block.nbdServerStart(socket);
-        if (!started) {
-          throw new QmpException("nbd-server-start", "GenericError",
-              "an NBD server already runs in this QEMU; its address cannot be queried, give it with --nbd-server");
+        if (o.nbdServer() == null) {
+          if (!block.nbdServerStart(socket)) {
+            throw new QmpException("nbd-server-start", "GenericError",
+                "an NBD server already runs in this QEMU; its address cannot be queried, give it with --nbd-server");
+          }
+          view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), view.notice(), views);
+        } else {
+          view = new View(view.chain(), mode, view.qemuVersion(), o.nbdServer().toString(), false, view.consistency(), view.notice(), views);
         }
-        view = new View(view.chain(), mode, view.qemuVersion(), socket.toString(), true, view.consistency(), view.notice(), views);
         writeState(o.scratchDir(), new State(monitor.toString(), view, false, false));
         for (DriveView v : views) {
           List<ObjectNode> bitmaps = v.previousBitmap() == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), v.previousBitmap()));

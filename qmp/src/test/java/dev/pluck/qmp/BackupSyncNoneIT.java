@@ -142,6 +142,27 @@ class BackupSyncNoneIT {
   }
 
   @Test
+  void anNbdServerThatAnotherToolRunsIsUsedWhenNamedAndLeftRunning() throws Exception {
+    Path other = tmp.resolve("other-nbd.sock");
+    try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+      qmp.execute("nbd-server-start", "{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"" + other + "\"}}}");
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> PullView.begin(monitor, List.of("disk0"), options("backup")))
+        .hasMessageContaining("--nbd-server");
+    PullView.Options o = options("backup").withNbdServer(MonitorAddress.unix(other));
+    PullView.View v = PullView.begin(monitor, List.of("disk0"), o);
+    assertThat(v.uri(v.drives().get(0))).contains("socket=" + other);
+    assertThat(readAll(v)).hasSize(64 << 20);
+    PullView.end(monitor, v, true, o);
+    try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
+      // still the other tool's server: starting another one is refused
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> qmp.execute("nbd-server-start",
+          "{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"" + tmp.resolve("x.sock") + "\"}}}"))
+          .hasMessageContaining("already");
+    }
+  }
+
+  @Test
   void twoChainsKeepTheirOwnHistories() throws Exception {
     PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("backup")), true, options("backup"));
     PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("replication")), true, options("replication"));
