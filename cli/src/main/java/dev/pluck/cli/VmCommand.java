@@ -144,6 +144,10 @@ final class VmCommand implements Runnable {
         description = "The NBD server already running in this QEMU (its unix socket or host:port); pluck adds its exports there.")
     String nbdServer;
 
+    @Option(names = "--scratch-limit", paramLabel = "BYTES", defaultValue = "0",
+        description = "Give the view up when its scratch files use more (suffixes K, M, G; default half the free space).")
+    String scratchLimit;
+
     @Option(names = "--keep-previous", description = "On success keep the previous checkpoint's bitmap (disabled).")
     boolean keepPrevious;
 
@@ -178,10 +182,21 @@ final class VmCommand implements Runnable {
       AtomicBoolean ended = new AtomicBoolean();
       CountDownLatch done = new CountDownLatch(1);
       Thread hook = new Thread(() -> {
-        endOnce(monitor, view, opts, ended);
+        endOnce(monitor, view, opts, ended, false);
         done.countDown();
       }, "pluck-end-view");
       Runtime.getRuntime().addShutdownHook(hook);
+      long limit = dev.pluck.qmp.Scratch.limit(dir, parseBytes(scratchLimit));
+      String[] broken = {null};
+      Thread watch = dev.pluck.qmp.Scratch.watch(view, limit, java.time.Duration.ofMillis(500), reason -> {
+        broken[0] = reason;
+        System.err.println("pluck: giving the view up: " + reason + "; the guest is unaffected and the next view keeps every change");
+        endOnce(monitor, view, opts, ended, true);
+        done.countDown();
+        if (untilStdinCloses) {
+          Runtime.getRuntime().halt(1);  // stdin may never close: there is nothing left to serve
+        }
+      });
       PrintWriter out = spec.commandLine().getOut();
       Map<String, Object> result = new LinkedHashMap<>();
       result.put("chain", view.chain());
@@ -225,20 +240,37 @@ final class VmCommand implements Runnable {
           done.await();
         }
       } finally {
-        endOnce(monitor, view, opts, ended);
+        watch.interrupt();
+        endOnce(monitor, view, opts, ended, false);
         try {
           Runtime.getRuntime().removeShutdownHook(hook);
         } catch (IllegalStateException shuttingDown) {
           // the hook is running
         }
       }
-      return 0;
+      return broken[0] == null ? 0 : 1;
     }
 
-    private void endOnce(MonitorAddress monitor, PullView.View view, PullView.Options options, AtomicBoolean ended) {
+    static long parseBytes(String s) {
+      String t = s.trim().toUpperCase(java.util.Locale.ROOT);
+      long unit = 1;
+      if (t.endsWith("K")) {
+        unit = 1L << 10;
+      } else if (t.endsWith("M")) {
+        unit = 1L << 20;
+      } else if (t.endsWith("G")) {
+        unit = 1L << 30;
+      } else if (t.endsWith("T")) {
+        unit = 1L << 40;
+      }
+      String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
+      return Math.multiplyExact(Long.parseLong(digits), unit);
+    }
+
+    private void endOnce(MonitorAddress monitor, PullView.View view, PullView.Options options, AtomicBoolean ended, boolean failed) {
       if (ended.compareAndSet(false, true)) {
         try {
-          PullView.end(monitor, view, !fail, options);
+          PullView.end(monitor, view, !fail && !failed, options);
           java.nio.file.Files.deleteIfExists(options.scratchDir());
         } catch (IOException e) {
           System.err.println("pluck: ending the view failed: " + e.getMessage() + " (run pluck vm cleanup)");

@@ -158,6 +158,7 @@ public final class PullView {
   /** Makes the view of {@code drives} (one transaction, one pause) and exports it. */
   public static View begin(MonitorAddress monitor, List<String> drives, Options o) throws IOException {
     Files.createDirectories(o.scratchDir());
+    Scratch.limit(o.scratchDir(), 0);  // refuse plainly, before touching the VM, when the scratch is too full
     try (QmpClient qmp = QmpClient.connect(monitor, o.timeout())) {
       QemuBlock block = new QemuBlock(qmp);
       QemuVersion version = qmp.version();

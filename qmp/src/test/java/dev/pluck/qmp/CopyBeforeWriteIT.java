@@ -30,6 +30,45 @@ class CopyBeforeWriteIT {
     assertThat(out).as("HMP qemu-io says").doesNotContainIgnoringCase("error").doesNotContainIgnoringCase("failed");
   }
 
+  @org.junit.jupiter.api.Test
+  void aFullScratchBreaksTheViewNeverTheGuestsWrite() throws Exception {
+    Path image = tmp.resolve("disk.qcow2");
+    dev.pluck.testdata.Tools.runOk("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "64M");
+    Path small = Files.createDirectories(tmp.resolve("small"));
+    dev.pluck.testdata.Tools.runOk("mount", "-t", "tmpfs", "-o", "size=72M", "tmpfs", small.toString());
+    try (QemuSystem vm = QemuSystem.startPaused(image, "qcow2", QemuSystem.Bus.VIRTIO_BLK, List.of())) {
+      MonitorAddress monitor = MonitorAddress.unix(vm.qmpSocket());
+      String qdev;
+      try (QmpClient qmp = QmpClient.connect(monitor)) {
+        qdev = new QemuBlock(qmp).resolve("vda").qdev();
+        guestWrite(qmp, qdev, 0x11, 0, 64 << 20);  // old data the view must keep
+      }
+      PullView.Options o = PullView.Options.defaults("backup", small.resolve("scratch"));
+      PullView.View v = PullView.begin(monitor, List.of("vda"), o);
+      assertThat(v.mode()).isEqualTo(PullView.Mode.COPY_BEFORE_WRITE);
+      // Fill the scratch file system so that copy-before-write cannot keep the old data.
+      Files.write(small.resolve("ballast"), new byte[(int) Files.getFileStore(small).getUsableSpace() - (4 << 20)]);
+      try (QmpClient qmp = QmpClient.connect(monitor)) {
+        guestWrite(qmp, qdev, 0x44, 0, 32 << 20);
+        guestWrite(qmp, qdev, 0x44, 0, 32 << 20);  // ...and once more: the filter must not stall it
+        qmp.execute("human-monitor-command", QemuBlock.JSON.createObjectNode()
+            .put("command-line", "qemu-io -d " + PullView.qomPath(qdev) + " \"read -P 0x44 0 32M\""));
+      }
+      String log = Files.readString(vm.dir().resolve("qemu-system-x86_64.log"));
+      assertThat(log).doesNotContain("write failed").doesNotContain("Pattern verification failed");
+      // The view is broken: reading what changed fails instead of returning new data as old.
+      try (NbdBlockDevice dev = NbdBlockDevice.open(v.uri(v.drives().get(0)))) {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.read(0, 1 << 20)).isInstanceOf(java.io.IOException.class);
+      }
+      PullView.end(monitor, v, false, o);
+      try (QmpClient qmp = QmpClient.connect(monitor)) {
+        assertThat(qmp.execute("query-named-block-nodes").findValuesAsText("node-name")).containsExactlyInAnyOrder("disk0", "file0");
+      }
+    } finally {
+      dev.pluck.testdata.Tools.runOk("umount", small.toString());
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(QemuSystem.Bus.class)
   void guestWritesLeaveTheViewAloneAndLandInTheNextBitmap(QemuSystem.Bus bus) throws Exception {
