@@ -59,4 +59,30 @@ class PersistentBitmapIT {
       PullView.end(monitor, v2, true, o);
     }
   }
+
+  @Test
+  void anInconsistentBitmapAfterACrashOfQemuIsReportedAndTheVmLeftUntouched() throws Exception {
+    Path image = tmp.resolve("crash.qcow2");
+    Tools.runOk("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), "16M");
+    PullView.Options o = PullView.Options.defaults("backup", tmp.resolve("scratch"));
+    try (QemuStorageDaemon first = QemuStorageDaemon.start(image, "qcow2", List.of())) {
+      MonitorAddress m1 = MonitorAddress.unix(first.qmpSocket());
+      PullView.end(m1, PullView.begin(m1, List.of("disk0"), o), true, o);
+    }  // stored in the image
+    QemuStorageDaemon second = QemuStorageDaemon.start(image, "qcow2", List.of());  // loads it, marks it in use
+    second.kill();  // QEMU dies without storing it back: the image says it was in use
+    second.close();
+    try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "qcow2", List.of())) {
+      MonitorAddress monitor = MonitorAddress.unix(qsd.qmpSocket());
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> PullView.begin(monitor, List.of("disk0"), o))
+          .isInstanceOf(QmpException.class).hasMessageContaining("inconsistent").hasMessageContaining("full backup");
+      try (QmpClient qmp = QmpClient.connect(monitor)) {
+        assertThat(new QemuBlock(qmp).resolve("disk0").bitmaps()).singleElement().satisfies(b -> {
+          assertThat(b.name()).isEqualTo("pluck-backup-1");
+          assertThat(b.inconsistent()).isTrue();
+        });
+        assertThat(qmp.execute("query-named-block-nodes").findValuesAsText("node-name")).containsExactlyInAnyOrder("disk0", "file0");
+      }
+    }
+  }
 }
