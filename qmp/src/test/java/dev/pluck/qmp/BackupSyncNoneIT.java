@@ -163,6 +163,61 @@ class BackupSyncNoneIT {
   }
 
   @Test
+  void retentionKeepsThePreviousBitmapDisabledWhenAsked() throws Exception {
+    PullView.Options keep = options("backup").withKeepPrevious(true);
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), keep), true, keep);
+    long[] a = write(3 << 20, 1000);
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), keep), true, keep);
+    try (QmpClient qmp = QmpClient.connect(monitor)) {
+      List<BlockNode.Bitmap> bitmaps = new QemuBlock(qmp).resolve("disk0").bitmaps();
+      assertThat(bitmaps).extracting(BlockNode.Bitmap::name).containsExactlyInAnyOrder("pluck-backup-1", "pluck-backup-2");
+      BlockNode.Bitmap kept = bitmaps.stream().filter(b -> b.name().equals("pluck-backup-1")).findFirst().orElseThrow();
+      assertThat(kept.recording()).isFalse();
+      assertThat(kept.dirtyBytes()).isEqualTo(GRANULARITY);  // exactly the write it covered, frozen
+      assertThat(a[1]).isPositive();
+    }
+  }
+
+  @Test
+  void writesThroughAFilesystemAreCoveredByTheBitmap() throws Exception {
+    // The kernel's ext4 on a loop device over the FUSE export: every block it writes passes
+    // through QEMU, as a guest's filesystem would.
+    dev.pluck.testdata.Tools.runOk("mkfs.ext4", "-q", "-F", "-b", "4096", fuse.toString());
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("fs")), true, options("fs"));
+    String loop = dev.pluck.testdata.Tools.runOk("losetup", "-f", "--show", fuse.toString()).stdout().strip();
+    Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+    try {
+      dev.pluck.testdata.Tools.runOk("mount", loop, mnt.toString());
+      byte[] content = new byte[3 << 20];
+      random.nextBytes(content);
+      Files.write(mnt.resolve("report.bin"), content);
+      dev.pluck.testdata.Tools.runOk("umount", mnt.toString());
+      dev.pluck.testdata.Tools.runOk("sync");
+      String extents = dev.pluck.testdata.Tools.runOk("debugfs", "-R", "ex /report.bin", loop).stdout();
+      PullView.View v = PullView.begin(monitor, List.of("disk0"), options("fs"));
+      List<Extent> dirty = dirty(v);
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^\\s*\\d+/\\s*\\d+\\s+\\d+/\\s*\\d+\\s+\\d+\\s*-\\s*\\d+\\s+(\\d+)\\s*-\\s*(\\d+)").matcher(extents);
+      int found = 0;
+      while (m.find()) {
+        long start = Long.parseLong(m.group(1)) * 4096;
+        long end = (Long.parseLong(m.group(2)) + 1) * 4096;
+        assertThat(dirty).as("blocks %d-%d of report.bin", start, end)
+            .anyMatch(e -> e.offset() <= start && end <= e.end());
+        found++;
+      }
+      assertThat(found).isPositive();
+      PullView.end(monitor, v, true, options("fs"));
+    } finally {
+      runQuietly("umount", mnt.toString());
+      runQuietly("losetup", "-d", loop);
+    }
+  }
+
+  private static void runQuietly(String... cmd) {
+    dev.pluck.testdata.Tools.run(java.time.Duration.ofSeconds(30), List.of(cmd));
+  }
+
+  @Test
   void twoChainsKeepTheirOwnHistories() throws Exception {
     PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("backup")), true, options("backup"));
     PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), options("replication")), true, options("replication"));
