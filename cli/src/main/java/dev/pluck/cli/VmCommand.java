@@ -148,6 +148,10 @@ final class VmCommand implements Runnable {
         description = "Give the view up when its scratch files use more (suffixes K, M, G; default half the free space).")
     String scratchLimit;
 
+    @Option(names = "--since", paramLabel = "N", defaultValue = "0",
+        description = "Export the changes since checkpoint N of the chain (its bitmaps kept with --keep-previous); default: since the previous one.")
+    long since;
+
     @Option(names = "--keep-previous", description = "On success keep the previous checkpoint's bitmap (disabled).")
     boolean keepPrevious;
 
@@ -176,6 +180,9 @@ final class VmCommand implements Runnable {
       }
       if (nbdServer != null) {
         options = options.withNbdServer(MonitorAddress.parse(nbdServer));
+      }
+      if (since > 0) {
+        options = options.since(since);
       }
       PullView.Options opts = options;
       PullView.View view = PullView.begin(monitor, drives, opts);

@@ -42,9 +42,11 @@ public final class PullView {
    * @param lockDir where per-drive lock files live
    * @param nbdServer the address of an NBD server already running in this QEMU (null: pluck
    *     starts its own on a unix socket in the scratch directory)
+   * @param sinceCheckpoint export the changes since this checkpoint of the chain (its sequence
+   *     number; its bitmap and every later one must have been kept), 0 for since the previous one
    */
   public record Options(String chain, Mode mode, Path scratchDir, boolean keepPrevious, Duration timeout,
-      MonitorAddress qga, List<String> freezeMountpoints, Path lockDir, MonitorAddress nbdServer) {
+      MonitorAddress qga, List<String> freezeMountpoints, Path lockDir, MonitorAddress nbdServer, long sinceCheckpoint) {
     public Options {
       if (!chain.matches("[A-Za-z0-9_.]{1,40}")) {
         throw new IllegalArgumentException("chain names are 1-40 letters, digits, '_' or '.': " + chain);
@@ -52,27 +54,31 @@ public final class PullView {
     }
 
     public static Options defaults(String chain, Path scratchDir) {
-      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of(), DriveLock.DEFAULT_DIR, null);
+      return new Options(chain, null, scratchDir, false, Duration.ofSeconds(30), null, List.of(), DriveLock.DEFAULT_DIR, null, 0);
     }
 
     public Options withMode(Mode m) {
-      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, nbdServer);
+      return new Options(chain, m, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, nbdServer, sinceCheckpoint);
     }
 
     public Options withKeepPrevious(boolean keep) {
-      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints, lockDir, nbdServer);
+      return new Options(chain, mode, scratchDir, keep, timeout, qga, freezeMountpoints, lockDir, nbdServer, sinceCheckpoint);
     }
 
     public Options withGuestAgent(MonitorAddress agent, List<String> mountpoints) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints), lockDir, nbdServer);
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, agent, List.copyOf(mountpoints), lockDir, nbdServer, sinceCheckpoint);
     }
 
     public Options withNbdServer(MonitorAddress server) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, server);
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, server, sinceCheckpoint);
+    }
+
+    public Options since(long checkpoint) {
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, lockDir, nbdServer, checkpoint);
     }
 
     public Options withLockDir(Path dir) {
-      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, dir, nbdServer);
+      return new Options(chain, mode, scratchDir, keepPrevious, timeout, qga, freezeMountpoints, dir, nbdServer, sinceCheckpoint);
     }
   }
 
@@ -81,10 +87,12 @@ public final class PullView {
    *
    * @param context the NBD metadata context of the exported bitmap, or null for a first (full)
    *     backup of the chain
+   * @param mergedBitmap a temporary bitmap merging several checkpoints (changes since an older
+   *     one), exported instead of the previous bitmap; null when not asked for
    */
   public record DriveView(String drive, String node, String qdev, long size, String exportName, String exportId,
       String newBitmap, String previousBitmap, String context, String overlayNode, String scratchNode,
-      String scratchFile, String jobId, String snapshotNode, boolean persistent) {}
+      String scratchFile, String jobId, String snapshotNode, boolean persistent, String mergedBitmap) {}
 
   /**
    * A live view.
@@ -233,12 +241,29 @@ public final class PullView {
         String newBitmap = bitmapName(o.chain(), prev.map(b -> sequence(b.name()) + 1).orElse(1L));
         String base = "pluck-" + token + "-" + i;
         Path scratch = o.scratchDir().resolve(base + (mode == Mode.BACKUP_SYNC_NONE ? ".qcow2" : ".raw"));
+        String merged = null;
+        if (o.sinceCheckpoint() > 0 && prev.isPresent()) {
+          long last = sequence(prev.get().name());
+          if (o.sinceCheckpoint() > last) {
+            throw new QmpException("begin", "GenericError", "chain " + o.chain() + " on " + n.nodeName() + " has no checkpoint "
+                + o.sinceCheckpoint() + " (its newest is " + last + ")");
+          }
+          for (long k = o.sinceCheckpoint(); k <= last; k++) {
+            String name = bitmapName(o.chain(), k);
+            if (n.bitmaps().stream().noneMatch(b -> b.name().equals(name))) {
+              throw new QmpException("begin", "GenericError", "checkpoint " + k + " of chain " + o.chain() + " on " + n.nodeName()
+                  + " was not kept (keep bitmaps with --keep-previous to export changes since an older checkpoint)");
+            }
+          }
+          merged = o.sinceCheckpoint() < last ? base + "-since-" + o.sinceCheckpoint() : null;
+        }
+        String exported = merged != null ? merged : prev.map(BlockNode.Bitmap::name).orElse(null);
         DriveView v = new DriveView(drives.get(i), n.nodeName(), n.qdev(), n.virtualSize(), base, base + "-export",
             newBitmap, prev.map(BlockNode.Bitmap::name).orElse(null),
-            prev.map(b -> "qemu:dirty-bitmap:" + b.name()).orElse(null),
+            exported == null ? null : "qemu:dirty-bitmap:" + exported,
             mode == Mode.BACKUP_SYNC_NONE ? base + "-overlay" : base + "-cbw", base + "-scratch", scratch.toString(),
             mode == Mode.BACKUP_SYNC_NONE ? base + "-job" : null, mode == Mode.COPY_BEFORE_WRITE ? base + "-snap" : null,
-            n.canPersistBitmaps());
+            n.canPersistBitmaps(), merged);
         views.add(v);
         prepareScratch(block, v, mode);
         actions.add(QemuBlock.action("block-dirty-bitmap-add",
@@ -273,7 +298,18 @@ public final class PullView {
         }
         writeState(o.scratchDir(), new State(monitor.toString(), view, false, false));
         for (DriveView v : views) {
-          List<ObjectNode> bitmaps = v.previousBitmap() == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), v.previousBitmap()));
+          if (v.mergedBitmap() != null) {  // the checkpoints since k, frozen now that the switch is done
+            ObjectNode merge = QemuBlock.JSON.createObjectNode().put("node", v.node()).put("target", v.mergedBitmap());
+            var sources = merge.putArray("bitmaps");
+            for (long k = o.sinceCheckpoint(); k <= sequence(v.previousBitmap()); k++) {
+              sources.add(bitmapName(o.chain(), k));
+            }
+            block.transaction(List.of(
+                QemuBlock.action("block-dirty-bitmap-add", QemuBlock.bitmapRef(v.node(), v.mergedBitmap()).put("disabled", true)),
+                QemuBlock.action("block-dirty-bitmap-merge", merge)));
+          }
+          String exported = v.mergedBitmap() != null ? v.mergedBitmap() : v.previousBitmap();
+          List<ObjectNode> bitmaps = exported == null ? List.of() : List.of(QemuBlock.bitmapRef(v.node(), exported));
           block.exportNbd(v.exportId(), mode == Mode.BACKUP_SYNC_NONE ? v.overlayNode() : v.snapshotNode(), v.exportName(), bitmaps);
         }
         return view;
@@ -512,6 +548,9 @@ public final class PullView {
         }
       }
       first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.overlayNode())));
+      if (v.mergedBitmap() != null) {
+        first = keep(first, () -> ignoreMissing(() -> block.removeBitmap(v.node(), v.mergedBitmap())));
+      }
       if (v.snapshotNode() != null) {
         first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.scratchNode())));
       }

@@ -179,6 +179,31 @@ class BackupSyncNoneIT {
   }
 
   @Test
+  void changesSinceAnOlderCheckpointMergeTheKeptBitmaps() throws Exception {
+    PullView.Options keep = options("backup").withKeepPrevious(true);
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), keep), true, keep);   // checkpoint 1
+    long[] a = write(2 << 20, 4096);
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), keep), true, keep);   // checkpoint 2
+    long[] b = write(12 << 20, 200_000);
+    PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), keep), true, keep);   // checkpoint 3
+    long[] c = write(40 << 20, 10);
+    PullView.View since1 = PullView.begin(monitor, List.of("disk0"), keep.since(1));
+    assertThat(since1.drives().get(0).context()).startsWith("qemu:dirty-bitmap:pluck-").contains("-since-1");
+    assertDirty(dirty(since1), expected(a, b, c));
+    PullView.end(monitor, since1, false, keep);
+    PullView.View since3 = PullView.begin(monitor, List.of("disk0"), keep.since(3));
+    assertThat(since3.drives().get(0).context()).isEqualTo("qemu:dirty-bitmap:pluck-backup-3");
+    assertDirty(dirty(since3), expected(c));
+    PullView.end(monitor, since3, false, keep);
+    try (QmpClient qmp = QmpClient.connect(monitor)) {
+      assertThat(new QemuBlock(qmp).resolve("disk0").bitmaps()).extracting(BlockNode.Bitmap::name)
+          .containsExactlyInAnyOrder("pluck-backup-1", "pluck-backup-2", "pluck-backup-3");  // the temporary merge is gone
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> PullView.begin(monitor, List.of("disk0"), options("backup").since(7)))
+        .isInstanceOf(QmpException.class).hasMessageContaining("no checkpoint 7");
+  }
+
+  @Test
   void writesThroughAFilesystemAreCoveredByTheBitmap() throws Exception {
     // The kernel's ext4 on a loop device over the FUSE export: every block it writes passes
     // through QEMU, as a guest's filesystem would.

@@ -28,7 +28,7 @@ class ReconcileIT {
       Path dir = Files.createDirectories(root.resolve("view-999999"));
       PullView.DriveView d = new PullView.DriveView("vda", "disk0", "/machine/peripheral/vda/virtio-backend", 4 << 20,
           "pluck-dead-0", "pluck-dead-0-export", "pluck-backup-1", null, null, "pluck-dead-0-cbw", "pluck-dead-0-scratch",
-          dir.resolve("pluck-dead-0.raw").toString(), null, "pluck-dead-0-snap", false);
+          dir.resolve("pluck-dead-0.raw").toString(), null, "pluck-dead-0-snap", false, null);
       PullView.View view = new PullView.View("backup", PullView.Mode.COPY_BEFORE_WRITE, "7.2", dir.resolve("nbd.sock").toString(),
           false, "paused", "", List.of(d));
       PullView.writeState(dir, new PullView.State(monitor.toString(), view, false, true));
