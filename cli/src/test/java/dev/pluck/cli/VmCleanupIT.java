@@ -54,11 +54,7 @@ class VmCleanupIT {
     Path scratch = tmp.resolve("scratch");
     try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "raw", List.of())) {
       MonitorAddress monitor = MonitorAddress.unix(qsd.qmpSocket());
-      Path fuse = Files.createFile(tmp.resolve("live.fuse"));
-      try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
-        qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"live\",\"node-name\":\"disk0\",\"mountpoint\":\"" + fuse
-            + "\",\"writable\":true}");
-      }
+      Path fuse = qsd.exportFuse("live");
       PullView.Options o = PullView.Options.defaults("backup", scratch.resolve("first"));
       PullView.end(monitor, PullView.begin(monitor, List.of("disk0"), o), true, o);
       write(fuse, 1 << 20, 4096);

@@ -41,11 +41,7 @@ class BackupSyncNoneIT {
     Files.write(image, bytes);
     qsd = QemuStorageDaemon.start(image, "raw", List.of());
     monitor = MonitorAddress.unix(qsd.qmpSocket());
-    fuse = Files.createFile(tmp.resolve("live.fuse"));
-    try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
-      qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"live\",\"node-name\":\"disk0\",\"mountpoint\":\"" + fuse
-          + "\",\"writable\":true}");
-    }
+    fuse = qsd.exportFuse("live");
   }
 
   @AfterEach

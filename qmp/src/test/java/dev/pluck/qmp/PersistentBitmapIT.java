@@ -32,11 +32,7 @@ class PersistentBitmapIT {
       PullView.View v1 = PullView.begin(monitor, List.of("disk0"), o);
       assertThat(v1.drives().get(0).persistent()).isTrue();
       PullView.end(monitor, v1, true, o);
-      Path fuse = Files.createFile(tmp.resolve("live.fuse"));
-      try (TestQmp qmp = new TestQmp(qsd.qmpSocket())) {
-        qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"live\",\"node-name\":\"disk0\",\"mountpoint\":\"" + fuse
-            + "\",\"writable\":true}");
-      }
+      Path fuse = qsd.exportFuse("live");
       try (FileChannel ch = FileChannel.open(fuse, StandardOpenOption.WRITE)) {
         ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3}), (9 << 20) + 5);
         ch.force(false);

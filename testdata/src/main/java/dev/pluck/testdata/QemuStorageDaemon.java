@@ -37,4 +37,18 @@ public final class QemuStorageDaemon extends Daemon {
   public Path qmpSocket() {
     return qmpSocket;
   }
+
+  /**
+   * Exports node {@code disk0} writable through FUSE at a new file in the daemon's directory:
+   * writes to that file pass through QEMU's block layer (and its dirty bitmaps) as a guest's
+   * would. Opens and closes its own monitor connection.
+   */
+  public java.nio.file.Path exportFuse(String id) throws java.io.IOException {
+    java.nio.file.Path file = java.nio.file.Files.createFile(dir().resolve(id + ".fuse"));
+    try (TestQmp qmp = new TestQmp(qmpSocket)) {
+      qmp.execute("block-export-add", "{\"type\":\"fuse\",\"id\":\"" + id + "\",\"node-name\":\"disk0\",\"mountpoint\":\""
+          + file + "\",\"writable\":true}");
+    }
+    return file;
+  }
 }
