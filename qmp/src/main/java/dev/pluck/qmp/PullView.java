@@ -286,7 +286,14 @@ public final class PullView {
         View pending = view;
         switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency,
             (frozen, paused) -> writeState(o.scratchDir(), new State(monitor.toString(), pending, frozen, paused)));
-        view = new View(view.chain(), mode, view.qemuVersion(), view.nbdSocket(), false, consistency[0], consistency[1], views);
+        String notice = consistency[1];
+        for (DriveView v : views) {
+          if (!v.persistent()) {
+            notice = (notice.isEmpty() ? "" : notice + "; ") + "the bitmaps of " + v.drive() + " (" + v.node()
+                + ") cannot be stored in its image: a restart of QEMU makes the next backup of chain " + o.chain() + " full";
+          }
+        }
+        view = new View(view.chain(), mode, view.qemuVersion(), view.nbdSocket(), false, consistency[0], notice, views);
         if (o.nbdServer() == null) {
           if (!block.nbdServerStart(socket)) {
             throw new QmpException("nbd-server-start", "GenericError",
@@ -385,17 +392,16 @@ public final class PullView {
         phase.record(false, false);
       }
     }
-    boolean wasRunning = agent == null && guest && qmp.execute("query-status").path("running").asBoolean();
+    boolean wasRunning = agent == null && guest && block.runState().equals("running");
     if (wasRunning) {
       phase.record(false, true);
-      qmp.execute("stop");
+      block.stop();
     }
     try {
       block.transaction(actions);
       if (mode == Mode.COPY_BEFORE_WRITE) {
         for (DriveView v : views) {
-          qmp.execute("qom-set", QemuBlock.JSON.createObjectNode().put("path", qomPath(v.qdev())).put("property", "drive")
-              .put("value", v.overlayNode()));
+          block.qomSet(qomPath(v.qdev()), "drive", v.overlayNode());
         }
         if (!afterMove.isEmpty()) {
           block.transaction(afterMove);
@@ -403,7 +409,7 @@ public final class PullView {
       }
     } finally {
       if (wasRunning) {
-        qmp.execute("cont");
+        block.cont();
       }
       if (agent != null) {
         try {
@@ -528,8 +534,7 @@ public final class PullView {
     }
     for (DriveView v : view.drives()) {
       if (v.jobId() != null && block.jobIds().contains(v.jobId())) {
-        first = keep(first, () -> block.client().execute("block-job-cancel",
-            QemuBlock.JSON.createObjectNode().put("device", v.jobId()).put("force", true)));
+        first = keep(first, () -> block.cancelJob(v.jobId()));
         waitUntil(() -> {
           try {
             return !block.jobIds().contains(v.jobId());
@@ -543,8 +548,7 @@ public final class PullView {
         // Move the guest device back before removing the filter; never onto the node it already has.
         String current = currentNode(block, v);
         if (v.overlayNode().equals(current)) {
-          first = keep(first, () -> block.client().execute("qom-set", QemuBlock.JSON.createObjectNode()
-              .put("path", qomPath(v.qdev())).put("property", "drive").put("value", v.node())));
+          first = keep(first, () -> block.qomSet(qomPath(v.qdev()), "drive", v.node()));
         }
       }
       first = keep(first, () -> ignoreMissing(() -> block.blockdevDel(v.overlayNode())));

@@ -186,6 +186,40 @@ public final class QemuBlock {
     qmp.execute("block-export-del", JSON.createObjectNode().put("id", id));
   }
 
+  /** Starts {@code blockdev-backup} from {@code node} to {@code target} with the given sync mode. */
+  public void blockdevBackup(String jobId, String node, String target, String sync) throws IOException {
+    qmp.execute("blockdev-backup", JSON.createObjectNode().put("device", node).put("target", target).put("sync", sync)
+        .put("job-id", jobId));
+  }
+
+  /** Cancels a block job (forced: a sync=none backup never completes by itself). */
+  public void cancelJob(String jobId) throws IOException {
+    qmp.execute("block-job-cancel", JSON.createObjectNode().put("device", jobId).put("force", true));
+  }
+
+  /** Sets a QOM property: here, a guest device's {@code drive}. */
+  public void qomSet(String path, String property, String value) throws IOException {
+    qmp.execute("qom-set", JSON.createObjectNode().put("path", path).put("property", property).put("value", value));
+  }
+
+  /** Runs an HMP command line (e.g. {@code qemu-io}); returns what it printed. */
+  public String hmp(String commandLine) throws IOException {
+    return qmp.execute("human-monitor-command", JSON.createObjectNode().put("command-line", commandLine)).asText();
+  }
+
+  /** The guest's run state ("running", "paused", "prelaunch", ...). */
+  public String runState() throws IOException {
+    return qmp.execute("query-status").path("status").asText();
+  }
+
+  public void stop() throws IOException {
+    qmp.execute("stop");
+  }
+
+  public void cont() throws IOException {
+    qmp.execute("cont");
+  }
+
   /** Whether this is a full QEMU with a guest (it has a run state) rather than qemu-storage-daemon. */
   public boolean hasGuest() throws IOException {
     try {

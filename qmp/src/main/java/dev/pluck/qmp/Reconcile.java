@@ -65,8 +65,8 @@ public final class Reconcile {
         }
         try (QmpClient qmp = QmpClient.connect(monitor, timeout)) {
           QemuBlock block = new QemuBlock(qmp);
-          if (state.get().guestPaused() && qmp.execute("query-status").path("status").asText().equals("paused")) {
-            qmp.execute("cont");
+          if (state.get().guestPaused() && block.runState().equals("paused")) {
+            block.cont();
             done.add("resumed the guest pluck had paused");
           }
           PullView.teardown(block, view, false);
@@ -84,6 +84,30 @@ public final class Reconcile {
     }
     try (QmpClient qmp = QmpClient.connect(monitor, timeout)) {
       done.addAll(leftovers(new QemuBlock(qmp), lockDir, monitor));
+    }
+    done.addAll(orphanDirs(scratchRoot));
+    return done;
+  }
+
+  /** Scratch directories of dead plucks that never wrote a state file (died while preparing). */
+  private static List<String> orphanDirs(Path scratchRoot) throws IOException {
+    List<String> done = new ArrayList<>();
+    if (!Files.isDirectory(scratchRoot)) {
+      return done;
+    }
+    try (Stream<Path> s = Files.list(scratchRoot)) {
+      for (Path d : s.toList()) {
+        String name = d.getFileName().toString();
+        if (!name.matches("view-\\d+") || Files.exists(d.resolve(PullView.STATE_FILE))) {
+          continue;
+        }
+        long pid = Long.parseLong(name.substring(5));
+        if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+          continue;
+        }
+        deleteTree(d);
+        done.add("removed scratch files of dead pluck " + pid);
+      }
     }
     return done;
   }

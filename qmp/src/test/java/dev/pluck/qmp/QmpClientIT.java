@@ -94,6 +94,31 @@ class QmpClientIT {
   }
 
   @Test
+  void aMonitorOverTcp() throws Exception {
+    Path a = Files.write(tmp.resolve("tcp.raw"), new byte[1 << 20]);
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    try (QemuSystem vm = QemuSystem.startPaused(a, "raw", QemuSystem.Bus.VIRTIO_BLK,
+        List.of("-qmp", "tcp:127.0.0.1:" + port + ",server=on,wait=off"))) {
+      QmpClient qmp = null;
+      for (int i = 0; i < 100 && qmp == null; i++) {
+        try {
+          qmp = QmpClient.connect(MonitorAddress.parse("127.0.0.1:" + port), java.time.Duration.ofSeconds(5));
+        } catch (java.io.IOException notYet) {
+          Thread.sleep(50);
+        }
+      }
+      assertThat(qmp).isNotNull();
+      try (QmpClient c = qmp) {
+        assertThat(new QemuBlock(c).runState()).isEqualTo("prelaunch");
+        assertThat(new QemuBlock(c).resolve("vda").nodeName()).isEqualTo("disk0");
+      }
+    }
+  }
+
+  @Test
   void oneViewOfTwoDrivesInOneTransaction() throws Exception {
     Path a = Files.write(tmp.resolve("a.raw"), new byte[4 << 20]);
     Path b = Files.write(tmp.resolve("b.raw"), new byte[8 << 20]);
@@ -105,6 +130,7 @@ class QmpClientIT {
       PullView.View v = PullView.begin(monitor, List.of("vda", "virtio-disk1"), o);
       assertThat(v.drives()).hasSize(2);
       assertThat(v.mode()).isEqualTo(PullView.Mode.COPY_BEFORE_WRITE);
+      assertThat(v.notice()).contains("vda").contains("virtio-disk1").contains("restart of QEMU");  // raw: not persistent
       for (PullView.DriveView d : v.drives()) {
         assertThat(Tools.runOk("nbdinfo", "--size", v.uri(d)).stdout().strip()).isEqualTo(Long.toString(d.size()));
       }
