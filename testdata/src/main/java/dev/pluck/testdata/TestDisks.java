@@ -299,6 +299,14 @@ public final class TestDisks {
     return new TestDisk(name, dir, disks, new Oracle(dir));
   }
 
+  /** Writes one of the builder scripts (e.g. lvmap.py, an oracle helper) into {@code dir}. */
+  public static Path writeScript(String script, Path dir) throws IOException {
+    Path target = dir.resolve(script);
+    Files.write(target, scriptBytes(script));
+    target.toFile().setExecutable(true);
+    return target;
+  }
+
   static byte[] scriptBytes(String script) {
     try (InputStream in = TestDisks.class.getResourceAsStream("scripts/" + script)) {
       if (in == null) {
