@@ -23,6 +23,16 @@ final class LvmMetadataArea {
 
   private LvmMetadataArea() {}
 
+  static long u64(byte[] b, int at) {
+    return Bytes.u64(b, at);
+  }
+
+  static void put64(byte[] b, int at, long v) {
+    for (int i = 0; i < 8; i++) {
+      b[at + i] = (byte) (v >>> (8 * i));
+    }
+  }
+
   /** The committed metadata text of the area at {@code offset}/{@code size} on the PV. */
   static String read(BlockDevice pv, long offset, long size) throws IOException {
     if (offset < 0 || size < MDA_HEADER_SIZE || offset + size > pv.size()) {

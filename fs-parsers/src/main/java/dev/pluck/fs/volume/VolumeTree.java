@@ -208,7 +208,8 @@ public final class VolumeTree {
         }
       }
       String id = name + "/" + e.getKey();
-      String type = segs.isEmpty() ? String.valueOf(unsupported) : segs.get(0).type();
+      String type = segs.isEmpty() ? String.valueOf(unsupported)
+          : segs.stream().allMatch(x -> x.areas().size() == 1) ? "linear" : "striped";
       if (unsupported != null || missing) {
         String note = unsupported != null ? "unsupported segment type " + unsupported : "a PV of the VG is missing";
         out.add(new Volume(id, name, "lv", type, Signature.UNKNOWN, -1, -1, size, where, note, null));
