@@ -4,6 +4,9 @@
 #   vgmulti/striped  2 stripes of 64 KiB over both PVs, ext4 "striped"
 #   vgmulti/span     linear, its segments on both PVs, ext4 "span"
 #   vgmulti/small    linear, left empty
+#   vgmulti/numlin   linear, one segment on each disk; every 512-byte sector holds its
+#                    own LV sector number (u64 little-endian, repeated)
+#   vgmulti/numstripe  2 stripes of 16 KiB, numbered the same way
 # Both PVs have a small metadata area that has wrapped: the newest metadata
 # runs past the end of the circular buffer and continues at its start.
 # usage: build-lvm-multi.sh OUT
@@ -24,6 +27,10 @@ LVM_DEVICES=$PV0,$PV1
 lvm_run pvcreate -q --metadatasize 16k --dataalignment 64k "$PV0" "$PV1" >/dev/null
 lvm_run vgcreate -q -s 1M vgmulti "$PV0" "$PV1" >/dev/null
 lv() { lvm_run lvcreate -q --driverloaded n -an -Zn "$@" vgmulti >/dev/null 2>&1; }
+# Numbered LVs first, while both PVs have room: one linear LV with a segment on each disk.
+lvm_run lvcreate -q --driverloaded n -an -Zn -L 8M -n numlin vgmulti "$PV1" >/dev/null 2>&1
+lvm_run lvextend -q --driverloaded n -L +8M vgmulti/numlin "$PV0" >/dev/null 2>&1
+lv -L 8M -i 2 -I 16k -n numstripe
 lv -L 40M -i 2 -I 64k -n striped
 lv -L 200M -n span
 lv -L 8M -n small
@@ -54,12 +61,24 @@ for lv in striped span; do
   python3 "$SCRIPTS/lvmap.py" write "$OUT/lvm-layout.jsonl" "vgmulti/$lv" "$WORK/$lv.img" "$D0" "$D1"
 done
 
+for lv in numlin numstripe; do
+  python3 - "$WORK/$lv.img" <<'PY'
+import struct, sys
+with open(sys.argv[1], "wb") as f:
+    for n in range((16 << 20) // 512):
+        f.write(struct.pack("<Q", n) * 64)
+PY
+  size=$(python3 -c "import json; print([json.loads(l)['size'] for l in open('$OUT/lvm-layout.jsonl') if json.loads(l)['lv'] == 'vgmulti/$lv'][0])")
+  truncate -s "$size" "$WORK/$lv.img"
+  python3 "$SCRIPTS/lvmap.py" write "$OUT/lvm-layout.jsonl" "vgmulti/$lv" "$WORK/$lv.img" "$D0" "$D1"
+done
+
 # The oracle reads the LVs back from both disks at LVM's offsets.
 : > "$OUT/volumes.jsonl"
 python3 "$SCRIPTS/volinfo.py" --id p1 --kind partition --disk 0 --file "$D0" \
   --offset "$P1" --size "$(part_size "$D0" 1 512)" >> "$OUT/volumes.jsonl"
 python3 "$SCRIPTS/volinfo.py" --id disk --kind disk --disk 1 --file "$D1" >> "$OUT/volumes.jsonl"
-for lv in striped span small; do
+for lv in striped span small numlin numstripe; do
   python3 "$SCRIPTS/lvmap.py" read "$OUT/lvm-layout.jsonl" "vgmulti/$lv" "$WORK/lv-$lv" "$D0" "$D1"
   python3 "$SCRIPTS/volinfo.py" --id "vgmulti/$lv" --kind lv --file "$WORK/lv-$lv" --layout "$OUT/lvm-layout.jsonl" >> "$OUT/volumes.jsonl"
 done

@@ -36,6 +36,7 @@ public final class Tools {
           Map.entry("istat", "sleuthkit"),
           Map.entry("fsstat", "sleuthkit"),
           Map.entry("mmls", "sleuthkit"),
+          Map.entry("mkfs.ext4", "e2fsprogs"),
           Map.entry("ntfsls", "ntfs-3g"),
           Map.entry("ntfscat", "ntfs-3g"),
           Map.entry("ntfsinfo", "ntfs-3g"),

@@ -65,6 +65,23 @@ class ProbeIT {
           }
         });
       }
+      if (table != null && !several) {
+        // The Sleuth Kit's mmls, a second reader of the table: every data partition of ours is one of its slots.
+        int sector = table.path("sectorsize").asInt();
+        List<String> mmls = Tools.runOk("mmls", "-b", Integer.toString(sector), disk.image().toString()).lines();
+        java.util.Set<String> slots = new java.util.HashSet<>();
+        for (String line : mmls) {
+          String[] f = line.trim().split("\\s+");
+          if (f.length >= 5 && f[1].matches("\\d+(:\\d+)?")) {
+            slots.add(Long.parseLong(f[2]) + "+" + Long.parseLong(f[4]));
+          }
+        }
+        for (Volume v : tree.volumes()) {
+          if (v.kind().equals("partition") && !v.signature().detail().contains("extended")) {
+            assertThat(slots).as("mmls slot for %s", v.id()).contains(v.offset() / sector + "+" + v.size() / sector);
+          }
+        }
+      }
       for (OracleVolume o : disk.oracle().volumes()) {
         String id = !o.kind().equals("lv") && several ? o.disk() + ":" + o.id() : o.id();
         Volume v = tree.find(id).orElseThrow(() -> new AssertionError("no volume " + id + " on " + name + ": " + tree.volumes()));
