@@ -96,6 +96,10 @@ final class ProbeCommand implements Callable<Integer> {
         m.put("offset", v.offset());
       }
       m.put("size", v.size());
+      if (v.partition() != null) {
+        m.put("partition", Map.of("number", v.partition().number(), "typeCode", v.partition().type(), "name", v.partition().name(),
+            "uuid", v.partition().uuid(), "attributes", v.partition().attributes(), "bootable", v.partition().bootable()));
+      }
       if (v.kind().equals("lv")) {
         m.put("segments", v.segments().stream().map(s -> Map.of("pv", s.pv(), "offset", s.offset(), "length", s.length())).toList());
       }

@@ -9,6 +9,9 @@ package dev.pluck.fs.volume;
  * @param offset bytes from the start of the disk
  * @param size bytes
  * @param name the GPT partition name ("" for MBR)
+ * @param attributes the GPT attribute bits (bit 0 required, 1 no block IO, 2 legacy BIOS bootable,
+ *     48-63 type-specific); for MBR, 0x80 when the entry is marked bootable
+ * @param uuid the GPT partition's unique GUID ("" for MBR)
  */
 public record Partition(int number, String type, String typeName, long offset, long size, String name, boolean bootable,
-    boolean extended, String uuid) {}
+    boolean extended, String uuid, long attributes) {}

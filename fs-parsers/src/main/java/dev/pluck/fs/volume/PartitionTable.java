@@ -109,7 +109,8 @@ public record PartitionTable(String scheme, int sectorSize, String id, List<Part
         continue;
       }
       parts.add(new Partition(i + 1, e.typeGuid(), e.typeName(), Math.multiplyExact(e.firstLba(), sector),
-          Math.multiplyExact(e.lastLba() - e.firstLba() + 1, sector), e.name(), false, false, e.uniqueGuid()));
+          Math.multiplyExact(e.lastLba() - e.firstLba() + 1, sector), e.name(), (e.attributes() & 4) != 0, false, e.uniqueGuid(),
+          e.attributes()));
     }
     checkOverlaps(parts, warnings);
     return new PartitionTable("gpt", sector, header.diskGuid(), parts, warnings);
@@ -198,7 +199,7 @@ public record PartitionTable(String scheme, int sectorSize, String id, List<Part
       return false;
     }
     parts.add(new Partition(number, String.format("%x", e.type()), MasterBootRecord.typeName(e.type()), start * 512,
-        e.sectors() * 512, "", e.bootable(), extended, ""));
+        e.sectors() * 512, "", e.bootable(), extended, "", e.bootable() ? 0x80 : 0));
     return true;
   }
 

@@ -44,7 +44,13 @@ public final class SignatureProbe {
       return ntfs(volume, b);
     }
     if (Bytes.ascii(b, 3, "EXFAT   ")) {
-      return new Signature("exfat", "", serial(Bytes.u32(b, 0x64)), "", "");
+      String label = "";
+      try {
+        label = exfatLabel(volume, b);
+      } catch (IOException | RuntimeException e) {
+        // the label is optional; the filesystem is still exFAT
+      }
+      return new Signature("exfat", label, serial(Bytes.u32(b, 0x64)), "", "");
     }
     if (MasterBootRecord.hasSignature(b) && (Bytes.ascii(b, 0x52, "FAT32   ") || Bytes.ascii(b, 0x36, "FAT1"))) {
       boolean fat32 = Bytes.ascii(b, 0x52, "FAT32   ");
@@ -109,6 +115,35 @@ public final class SignatureProbe {
       fs = "ext2";
     }
     return Signature.of(fs, Bytes.string(b, EXT_VOLUME_NAME, 16), Bytes.uuid(b, EXT_UUID));
+  }
+
+  /** exFAT keeps its label in a root-directory entry (type 0x83), not in the boot sector. */
+  private static String exfatLabel(BlockDevice volume, byte[] boot) throws IOException {
+    long heapOffset = Bytes.u32(boot, 0x58);      // ClusterHeapOffset, in sectors
+    long rootCluster = Bytes.u32(boot, 0x60);     // FirstClusterOfRootDirectory
+    int sectorShift = Bytes.u8(boot, 0x6C);       // BytesPerSectorShift
+    int clusterShift = Bytes.u8(boot, 0x6D);      // SectorsPerClusterShift
+    if (sectorShift < 9 || sectorShift > 12 || clusterShift > 25 - sectorShift || rootCluster < 2) {
+      return "";
+    }
+    long clusterBytes = 1L << (sectorShift + clusterShift);
+    long at = (heapOffset << sectorShift) + (rootCluster - 2) * clusterBytes;
+    int length = (int) Math.min(clusterBytes, 64 * 1024);
+    if (at < 0 || at + length > volume.size()) {
+      return "";
+    }
+    byte[] dir = volume.read(at, length);
+    for (int e = 0; e + 32 <= dir.length; e += 32) {
+      int type = Bytes.u8(dir, e);
+      if (type == 0) {
+        break;
+      }
+      if (type == 0x83) {
+        int chars = Math.min(Bytes.u8(dir, e + 1), 11);
+        return new String(dir, e + 2, chars * 2, StandardCharsets.UTF_16LE);
+      }
+    }
+    return "";
   }
 
   /** A FAT or exFAT volume serial as blkid prints it: XXXX-XXXX. */

@@ -16,9 +16,10 @@ import java.util.List;
  * @param segments where an LV's extents lie, in disk bytes
  * @param note a problem worth saying ("unsupported segment type thin", "PV missing")
  * @param device reads the volume (null when it cannot be read: unsupported or incomplete LVs)
+ * @param partition the table entry of a partition (its GPT name, GUID and attributes), else null
  */
 public record Volume(String id, String parent, String kind, String type, Signature signature, int disk, long offset,
-    long size, List<Segment> segments, String note, BlockDevice device) {
+    long size, List<Segment> segments, String note, BlockDevice device, Partition partition) {
   /** An LV's run of extents on one PV: the PV's volume id, and bytes on its disk. */
   public record Segment(String pv, int disk, long offset, long length) {}
 

@@ -69,14 +69,14 @@ public final class VolumeTree {
       infos.add(new DiskInfo(d.name(), d.device().size(), t.sectorSize(), t.scheme(), t.id()));
       if (t.scheme().equals("none")) {
         volumes.add(new Volume(prefix + "disk", "", "disk", "", SignatureProbe.probe(d.device()), i, 0, d.device().size(),
-            List.of(), "", d.device()));
+            List.of(), "", d.device(), null));
         continue;
       }
       for (Partition p : t.partitions()) {
         BlockDevice view = d.device().slice(p.offset(), p.size());
         Signature sig = p.extended() ? new Signature("", "", "", "", "extended partition") : SignatureProbe.probe(view);
         volumes.add(new Volume(prefix + "p" + p.number(), several ? d.name() : "", "partition", p.typeName(), sig, i,
-            p.offset(), p.size(), List.of(), "", view));
+            p.offset(), p.size(), List.of(), "", view, p));
       }
     }
     volumes.addAll(logicalVolumes(volumes, warnings));
@@ -212,7 +212,7 @@ public final class VolumeTree {
           : segs.stream().allMatch(x -> x.areas().size() == 1) ? "linear" : "striped";
       if (unsupported != null || missing) {
         String note = unsupported != null ? "unsupported segment type " + unsupported : "a PV of the VG is missing";
-        out.add(new Volume(id, name, "lv", type, Signature.UNKNOWN, -1, -1, size, where, note, null));
+        out.add(new Volume(id, name, "lv", type, Signature.UNKNOWN, -1, -1, size, where, note, null, null));
         continue;
       }
       BlockDevice view = group.view(e.getKey(), segs);
@@ -223,7 +223,7 @@ public final class VolumeTree {
         sig = Signature.UNKNOWN;
         warnings.add("LV " + id + ": " + ex.getMessage());
       }
-      out.add(new Volume(id, name, "lv", type, sig, -1, -1, size, where, "", view));
+      out.add(new Volume(id, name, "lv", type, sig, -1, -1, size, where, "", view, null));
     }
     return out;
   }

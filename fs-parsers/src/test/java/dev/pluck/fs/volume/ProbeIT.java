@@ -61,7 +61,12 @@ class ProbeIT {
           String type = p.path("type").asText();
           if (table.path("label").asText().equals("gpt")) {
             assertThat(v.type()).isEqualTo(GptPartitionEntry.TYPE_NAMES.getOrDefault(type, type));
+            assertThat(v.partition().uuid()).isEqualTo(p.path("uuid").asText());
+            assertThat(v.partition().name()).isEqualTo(p.path("name").asText(""));
             assertThat(v.parent()).isEmpty();
+          } else {
+            assertThat(v.partition().type()).isEqualTo(type);
+            assertThat(v.partition().bootable()).isEqualTo(p.path("bootable").asBoolean(false));
           }
         });
       }
