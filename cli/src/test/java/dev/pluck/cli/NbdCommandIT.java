@@ -8,8 +8,6 @@ import dev.pluck.testdata.QemuNbd;
 import dev.pluck.testdata.QemuStorageDaemon;
 import dev.pluck.testdata.TestQmp;
 import dev.pluck.testdata.Tools;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -23,17 +21,6 @@ class NbdCommandIT {
   @TempDir static Path tmp;
   static Path image;
 
-  record Run(int exit, String out, String err) {}
-
-  static Run pluck(String... args) {
-    var cmd = Pluck.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cmd.setOut(new PrintWriter(out, true));
-    cmd.setErr(new PrintWriter(err, true));
-    int exit = cmd.execute(args);
-    return new Run(exit, out.toString(), err.toString());
-  }
 
   @BeforeAll
   static void image() throws Exception {
@@ -48,10 +35,10 @@ class NbdCommandIT {
   @Test
   void mapPrintsWhatNbdinfoPrints() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image)) {
-      Run run = pluck("nbd", "map", server.uri());
+      CliRun run = CliRun.of("nbd", "map", server.uri());
       assertThat(run.exit()).isZero();
       assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map", server.uri()).stdout());
-      Run json = pluck("nbd", "map", "--json", server.uri());
+      CliRun json = CliRun.of("nbd", "map", "--json", server.uri());
       List<String> lines = json.out().lines().toList();
       assertThat(lines).hasSize(run.out().lines().toList().size());
       JsonNode hole = new ObjectMapper().readTree(lines.get(1));
@@ -72,11 +59,11 @@ class NbdCommandIT {
       qmp.execute("block-export-add", "{\"type\":\"nbd\",\"id\":\"v\",\"node-name\":\"disk0\",\"name\":\"v\",\"writable\":false,"
           + "\"bitmaps\":[{\"node\":\"disk0\",\"name\":\"daily\"}]}");
       String uri = "nbd+unix:///v?socket=" + sock;
-      Run run = pluck("nbd", "map", "--context", "qemu:dirty-bitmap:daily", uri);
+      CliRun run = CliRun.of("nbd", "map", "--context", "qemu:dirty-bitmap:daily", uri);
       assertThat(run.exit()).as(run.err()).isZero();
       assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map=qemu:dirty-bitmap:daily", uri).stdout());
       assertThat(run.out()).contains("dirty");
-      Run info = pluck("nbd", "info", "--json", uri);
+      CliRun info = CliRun.of("nbd", "info", "--json", uri);
       assertThat(new ObjectMapper().readTree(info.out()).get("metaContexts").toString()).contains("qemu:dirty-bitmap:daily");
     }
   }
@@ -84,7 +71,7 @@ class NbdCommandIT {
   @Test
   void mapOfAllocationDepth() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image, "raw", true, "", List.of("--allocation-depth"))) {
-      Run run = pluck("nbd", "map", "--context", "qemu:allocation-depth", server.uri());
+      CliRun run = CliRun.of("nbd", "map", "--context", "qemu:allocation-depth", server.uri());
       assertThat(run.exit()).as(run.err()).isZero();
       assertThat(run.out()).isEqualTo(Tools.runOk("nbdinfo", "--map=qemu:allocation-depth", server.uri()).stdout());
     }
@@ -93,7 +80,7 @@ class NbdCommandIT {
   @Test
   void infoAgreesWithNbdinfo() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image)) {
-      Run run = pluck("nbd", "info", "--json", "--list", server.uri());
+      CliRun run = CliRun.of("nbd", "info", "--json", "--list", server.uri());
       assertThat(run.exit()).isZero();
       JsonNode ours = new ObjectMapper().readTree(run.out());
       JsonNode theirs = new ObjectMapper().readTree(Tools.runOk("nbdinfo", "--json", server.uri()).stdout()).get("exports").get(0);
@@ -102,7 +89,7 @@ class NbdCommandIT {
       assertThat(ours.get("flags").toString().contains("can_multi_conn")).isEqualTo(theirs.get("can_multi_conn").asBoolean());
       assertThat(ours.get("flags").toString().contains("read_only")).isEqualTo(theirs.get("is_read_only").asBoolean());
       assertThat(ours.get("exports").get(0).get("name").asText()).isEmpty();
-      assertThat(pluck("nbd", "info", server.uri()).out()).contains("size: " + Files.size(image));
+      assertThat(CliRun.of("nbd", "info", server.uri()).out()).contains("size: " + Files.size(image));
     }
   }
 
@@ -110,7 +97,7 @@ class NbdCommandIT {
   void copyWritesTheSameBytesAndKeepsHoles() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image)) {
       Path out = tmp.resolve("copy.raw");
-      Run run = pluck("nbd", "copy", server.uri(), out.toString());
+      CliRun run = CliRun.of("nbd", "copy", server.uri(), out.toString());
       assertThat(run.exit()).as(run.err()).isZero();
       assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(image));
       long allocated = Long.parseLong(Tools.runOk("stat", "-c", "%b", out.toString()).stdout().strip()) * 512;
@@ -120,12 +107,12 @@ class NbdCommandIT {
 
   @Test
   void failuresAreOneLineOnStderrWithExitOne() {
-    Run run = pluck("nbd", "info", "nbd+unix:///?socket=" + tmp.resolve("no-such.sock"));
+    CliRun run = CliRun.of("nbd", "info", "nbd+unix:///?socket=" + tmp.resolve("no-such.sock"));
     assertThat(run.exit()).isEqualTo(1);
     assertThat(run.err().lines().toList()).singleElement().satisfies(l -> assertThat(l).startsWith("pluck: ").contains("no-such.sock"));
-    Run usage = pluck("nbd", "map");
+    CliRun usage = CliRun.of("nbd", "map");
     assertThat(usage.exit()).isEqualTo(2);
-    Run badUri = pluck("nbd", "info", "http://x/");
+    CliRun badUri = CliRun.of("nbd", "info", "http://x/");
     assertThat(badUri.exit()).isEqualTo(1);
     assertThat(badUri.err()).contains("scheme");
   }

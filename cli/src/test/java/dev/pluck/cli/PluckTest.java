@@ -2,35 +2,21 @@ package dev.pluck.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
-import picocli.CommandLine;
 
 class PluckTest {
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run run(String... args) {
-    CommandLine cmd = Pluck.commandLine();
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    cmd.setOut(new PrintWriter(out, true));
-    cmd.setErr(new PrintWriter(err, true));
-    int exit = cmd.execute(args);
-    return new Run(exit, out.toString(), err.toString());
-  }
 
   @Test
   void versionNamesTheProjectVersionMavenBuilt() {
-    Run run = run("--version");
+    CliRun run = CliRun.of("--version");
     assertThat(run.exit()).isZero();
     assertThat(run.out()).startsWith("pluck 0.").doesNotContain("${").doesNotContain("unknown");
   }
 
   @Test
   void helpDescribesTheCommandOnStdout() {
-    Run run = run("--help");
+    CliRun run = CliRun.of("--help");
     assertThat(run.exit()).isZero();
     assertThat(run.out()).contains("Usage: pluck").contains("--version").contains("Exit status");
     assertThat(run.err()).isEmpty();
@@ -38,7 +24,7 @@ class PluckTest {
 
   @Test
   void unknownOptionIsAUsageErrorWithExitTwoAndOneLineOnStderr() {
-    Run run = run("--no-such-option");
+    CliRun run = CliRun.of("--no-such-option");
     assertThat(run.exit()).isEqualTo(2);
     assertThat(run.out()).isEmpty();
     assertThat(run.err().lines().findFirst()).hasValueSatisfying(l -> assertThat(l).startsWith("pluck: Unknown option"));

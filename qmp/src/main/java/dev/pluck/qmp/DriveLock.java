@@ -49,6 +49,8 @@ public final class DriveLock implements AutoCloseable {
     FileLock lock;
     try {
       lock = ch.tryLock();
+    } catch (java.nio.channels.OverlappingFileLockException heldHere) {
+      lock = null;  // this very process holds it
     } catch (IOException e) {
       ch.close();
       throw e;

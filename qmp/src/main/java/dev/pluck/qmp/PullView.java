@@ -265,7 +265,6 @@ public final class PullView {
             mode == Mode.BACKUP_SYNC_NONE ? base + "-job" : null, mode == Mode.COPY_BEFORE_WRITE ? base + "-snap" : null,
             n.canPersistBitmaps(), merged);
         views.add(v);
-        prepareScratch(block, v, mode);
         actions.add(QemuBlock.action("block-dirty-bitmap-add",
             QemuBlock.bitmapRef(v.node(), v.newBitmap()).put("persistent", v.persistent())));
         if (v.previousBitmap() != null) {
@@ -280,8 +279,12 @@ public final class PullView {
       Path socket = o.scratchDir().resolve("nbd.sock");
       View view = new View(o.chain(), mode, version.toString(), socket.toString(), false,
           guest ? "paused" : "crash-consistent", "", views);
+      // The state goes first: whatever pluck creates in QEMU from here on, cleanup can find.
       writeState(o.scratchDir(), new State(monitor.toString(), view, false, false));
       try {
+        for (DriveView v : views) {
+          prepareScratch(block, v, mode);
+        }
         String[] consistency = {view.consistency(), ""};
         View pending = view;
         switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency,

@@ -28,6 +28,7 @@ public final class Reconcile {
   public static List<String> run(MonitorAddress monitor, Path scratchRoot, MonitorAddress qga, Path lockDir, Duration timeout)
       throws IOException {
     List<String> done = new ArrayList<>();
+    java.util.Set<String> live = new java.util.HashSet<>();  // name prefixes of views a live pluck serves
     List<Path> dirs = new ArrayList<>();
     if (Files.isDirectory(scratchRoot)) {
       try (Stream<Path> s = Files.list(scratchRoot)) {
@@ -49,6 +50,7 @@ public final class Reconcile {
         for (DriveLock l : locks) {
           l.close();
         }
+        view.drives().forEach(d -> live.add(d.exportName()));
         done.add("left alone: " + busy.getMessage());
         continue;
       }
@@ -83,7 +85,7 @@ public final class Reconcile {
       }
     }
     try (QmpClient qmp = QmpClient.connect(monitor, timeout)) {
-      done.addAll(leftovers(new QemuBlock(qmp), lockDir, monitor));
+      done.addAll(leftovers(new QemuBlock(qmp), live));
     }
     done.addAll(orphanDirs(scratchRoot));
     return done;
@@ -112,30 +114,34 @@ public final class Reconcile {
     return done;
   }
 
-  /** pluck-named exports, jobs and nodes with no state file (a crash before it was written). */
-  private static List<String> leftovers(QemuBlock block, Path lockDir, MonitorAddress monitor) throws IOException {
+  /**
+   * pluck-named exports, jobs and nodes that no live view owns (their view's state was lost):
+   * {@code live} holds the name prefixes of views a running pluck serves.
+   */
+  private static List<String> leftovers(QemuBlock block, java.util.Set<String> live) throws IOException {
+    java.util.function.Predicate<String> ours = n -> n.startsWith("pluck-") && live.stream().noneMatch(n::startsWith);
     List<String> done = new ArrayList<>();
     QmpClient qmp = block.client();
     for (JsonNode e : qmp.execute("query-block-exports")) {
       String id = e.path("id").asText();
-      if (id.startsWith("pluck-")) {
+      if (ours.test(id)) {
         qmp.execute("block-export-del", QemuBlock.JSON.createObjectNode().put("id", id).put("mode", "hard"));
         done.add("removed export " + id);
       }
     }
     for (String job : block.jobIds()) {
-      if (job.startsWith("pluck-")) {
+      if (ours.test(job)) {
         qmp.execute("block-job-cancel", QemuBlock.JSON.createObjectNode().put("device", job).put("force", true));
         done.add("cancelled job " + job);
       }
     }
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (System.nanoTime() < deadline && (block.jobIds().stream().anyMatch(j -> j.startsWith("pluck-"))
-        || block.exportIds().stream().anyMatch(x -> x.startsWith("pluck-")))) {
+    while (System.nanoTime() < deadline && (block.jobIds().stream().anyMatch(ours)
+        || block.exportIds().stream().anyMatch(ours))) {
       sleep();
     }
     List<String> nodes = new ArrayList<>(qmp.execute("query-named-block-nodes", "{\"flat\":true}").findValuesAsText("node-name"));
-    nodes.removeIf(n -> !n.startsWith("pluck-"));
+    nodes.removeIf(ours.negate());
     nodes.sort(Comparator.comparing((String n) -> n.endsWith("-snap") ? 0 : n.endsWith("-overlay") || n.endsWith("-cbw") ? 1 : 2));
     for (String n : nodes) {
       try {

@@ -15,6 +15,22 @@ class ReconcileIT {
   @TempDir Path tmp;
 
   @Test
+  void aDriveWhoseLockALivePluckHoldsIsLeftAlone() throws Exception {
+    Path image = Files.write(tmp.resolve("busy.raw"), new byte[4 << 20]);
+    try (dev.pluck.testdata.QemuStorageDaemon qsd = dev.pluck.testdata.QemuStorageDaemon.start(image, "raw", List.of())) {
+      MonitorAddress monitor = MonitorAddress.unix(qsd.qmpSocket());
+      Path root = tmp.resolve("scratch");
+      PullView.Options o = PullView.Options.defaults("backup", root.resolve("view-" + ProcessHandle.current().pid()));
+      PullView.View view = PullView.begin(monitor, List.of("disk0"), o);
+      List<String> done = Reconcile.run(monitor, root, null, DriveLock.DEFAULT_DIR, Duration.ofSeconds(10));
+      assertThat(done).anyMatch(s -> s.startsWith("left alone") && s.contains("in use by another pluck"));
+      assertThat(dev.pluck.testdata.Tools.runOk("nbdinfo", "--size", view.uri(view.drives().get(0))).stdout().strip())
+          .isEqualTo(Long.toString(4 << 20));  // the view still serves
+      PullView.end(monitor, view, true, o);
+    }
+  }
+
+  @Test
   void aGuestLeftPausedByPluckRunsAgainAndOnePausedByItsOwnerStaysPaused() throws Exception {
     Path image = Files.write(tmp.resolve("d.raw"), new byte[4 << 20]);
     try (QemuSystem vm = QemuSystem.startPaused(image, "raw", QemuSystem.Bus.VIRTIO_BLK, List.of())) {

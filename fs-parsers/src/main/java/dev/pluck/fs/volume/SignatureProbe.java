@@ -146,7 +146,7 @@ public final class SignatureProbe {
     return "";
   }
 
-  /** A FAT or exFAT volume serial as blkid prints it: XXXX-XXXX. */
+  /** A FAT or exFAT volume serial as blkid prints it: 1A2B-3C4D. */
   private static String serial(long v) {
     return String.format("%04X-%04X", v >> 16, v & 0xffff);
   }

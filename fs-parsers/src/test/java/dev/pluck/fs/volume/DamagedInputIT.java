@@ -25,12 +25,6 @@ class DamagedInputIT {
     return VolumeTree.probe(disks);
   }
 
-  private static void put32(byte[] b, int at, long v) {
-    for (int i = 0; i < 4; i++) {
-      b[at + i] = (byte) (v >>> (8 * i));
-    }
-  }
-
   @Test
   void aCorruptPrimaryGptHeaderIsReportedAndTheBackupUsed() throws Exception {
     for (String name : new String[] {"gpt-mixed", "gpt-mixed-4k"}) {
@@ -54,20 +48,20 @@ class DamagedInputIT {
     try (BlockDevice img = FileBlockDevice.open(disk.image())) {
       byte[] mbr = PatchedDevice.original(img, 0, 512);
       byte[] pastEnd = mbr.clone();
-      put32(pastEnd, 446 + 12, 0x7fffffffL);  // p1 claims two billion sectors
+      PatchedDevice.put32(pastEnd, 446 + 12, 0x7fffffffL);  // p1 claims two billion sectors
       VolumeTree t1 = probe(new PatchedDevice(img, 0, pastEnd));
       assertThat(t1.warnings()).anyMatch(w -> w.contains("partition 1") && w.contains("past the disk end"));
       assertThat(t1.find("p1")).isEmpty();
       assertThat(t1.find("p7").orElseThrow().fs()).isEqualTo("ext4");
 
       byte[] overlap = mbr.clone();
-      put32(overlap, 446 + 12, 163840 + 8192);  // p1 grows into the extended partition
+      PatchedDevice.put32(overlap, 446 + 12, 163840 + 8192);  // p1 grows into the extended partition
       assertThat(probe(new PatchedDevice(img, 0, overlap)).warnings()).anyMatch(w -> w.contains("overlap"));
 
       long ext = disk.oracle().volume("p2").offset();
       long secondEbr = disk.oracle().volume("p6").offset() - 1024 * 1024;
       byte[] ebr = PatchedDevice.original(img, secondEbr, 512);
-      put32(ebr, 446 + 16 + 8, 0);  // its "next" points back at the first EBR
+      PatchedDevice.put32(ebr, 446 + 16 + 8, 0);  // its "next" points back at the first EBR
       VolumeTree looped = probe(new PatchedDevice(img, secondEbr, ebr));
       assertThat(looped.warnings()).anyMatch(w -> w.contains("loops back") && w.contains("sector " + ext / 512));
       assertThat(looped.volumes()).extracting(Volume::id).contains("p5", "p6").doesNotContain("p8");
@@ -97,14 +91,14 @@ class DamagedInputIT {
       byte[] hostile = deep.getBytes(StandardCharsets.US_ASCII);
       byte[] h2 = header.clone();
       LvmMetadataArea.put64(h2, LvmMetadataArea.RAW_LOCNS + 8, hostile.length);
-      put32(h2, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(hostile, 0, hostile.length));
-      put32(h2, 0, LvmCrc.of(h2, 4, 508));
+      PatchedDevice.put32(h2, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(hostile, 0, hostile.length));
+      PatchedDevice.put32(h2, 0, LvmCrc.of(h2, 4, 508));
       long mdaSize = label.metadataAreas().get(0)[1];
       if (hostile.length < mdaSize - 512) {
         byte[] both = new byte[(int) (512 + hostile.length)];
         System.arraycopy(h2, 0, both, 0, 512);
         LvmMetadataArea.put64(both, LvmMetadataArea.RAW_LOCNS, 512);
-        put32(both, 0, LvmCrc.of(both, 4, 508));
+        PatchedDevice.put32(both, 0, LvmCrc.of(both, 4, 508));
         System.arraycopy(hostile, 0, both, 512, hostile.length);
         VolumeTree t = probe(new PatchedDevice(img, pv + mda, both));
         assertThat(t.warnings()).anyMatch(w -> w.contains("LVM metadata text") && w.contains("nested deeper"));

@@ -26,6 +26,13 @@ final class PatchedDevice implements BlockDevice {
     return inner.read(offset, length);
   }
 
+  /** Writes a little-endian u32 into a patch. */
+  static void put32(byte[] b, int at, long v) {
+    for (int i = 0; i < 4; i++) {
+      b[at + i] = (byte) (v >>> (8 * i));
+    }
+  }
+
   @Override public long size() { return inner.size(); }
   @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
   @Override public boolean isReadOnly() { return true; }

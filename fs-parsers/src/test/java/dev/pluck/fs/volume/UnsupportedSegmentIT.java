@@ -17,12 +17,6 @@ import org.junit.jupiter.api.Test;
  */
 class UnsupportedSegmentIT {
 
-  private static void put32(byte[] b, int at, long v) {
-    for (int i = 0; i < 4; i++) {
-      b[at + i] = (byte) (v >>> (8 * i));
-    }
-  }
-
   @Test
   void anLvOfAnUnsupportedSegmentTypeIsListedNotRead() throws Exception {
     TestDisk disk = TestDisks.gptMixed();
@@ -42,8 +36,8 @@ class UnsupportedSegmentIT {
       assertThat(type).isPositive();
       byte[] thin = "type = \"thin\"   ".getBytes(StandardCharsets.US_ASCII);  // same length as before
       System.arraycopy(thin, 0, text, type, thin.length);
-      put32(header, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(text, 0, text.length));
-      put32(header, 0, LvmCrc.of(header, 4, 508));
+      PatchedDevice.put32(header, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(text, 0, text.length));
+      PatchedDevice.put32(header, 0, LvmCrc.of(header, 4, 508));
       BlockDevice patched = new PatchedDevice(new PatchedDevice(img, pvAt + mda, header), pvAt + mda + textOffset, text);
       VolumeTree tree = VolumeTree.probe(List.of(new VolumeTree.Disk("0", patched)));
       Volume thinLv = tree.find("vg0/swap").orElseThrow();
