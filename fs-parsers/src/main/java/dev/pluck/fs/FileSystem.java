@@ -1,0 +1,32 @@
+package dev.pluck.fs;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.channels.SeekableByteChannel;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * A read-only filesystem on a volume: the one way the engine and restore see files, whatever the
+ * format (ext4, NTFS, ...). Everything read from disk is checked; corruption is an {@link
+ * IOException} naming the structure and where.
+ */
+public interface FileSystem extends Closeable {
+  /** The root directory. */
+  Entry root() throws IOException;
+
+  /** The entry at an absolute path ("/etc/hosts"), following no symlinks. */
+  Optional<Entry> lookup(String path) throws IOException;
+
+  /** Streams a directory's entries (without "." and ".."), in on-disk order. */
+  void list(Entry directory, Consumer<Entry> each) throws IOException;
+
+  /** A regular file's bytes (holes and unwritten extents read as zeros). */
+  SeekableByteChannel open(Entry file) throws IOException;
+
+  /** What the volume says of itself. */
+  VolumeInfo info();
+
+  /** Label, UUID, block size and space of a filesystem. */
+  record VolumeInfo(String type, String label, String uuid, int blockSize, long totalBytes, long freeBytes) {}
+}

@@ -1,0 +1,127 @@
+package dev.pluck.fs.ext4;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The ext4 superblock (1024 bytes at byte 1024), with the fields pluck uses. */
+record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firstDataBlock, int blockSize,
+    long blocksPerGroup, long inodesPerGroup, int inodeSize, long compat, long incompat, long roCompat,
+    String uuid, String label, int descSize, long firstMetaBg) {
+  static final int OFFSET = 1024;
+  static final int S_INODES_COUNT = 0x0;
+  static final int S_BLOCKS_COUNT_LO = 0x4;
+  static final int S_FREE_BLOCKS_COUNT_LO = 0xC;
+  static final int S_FIRST_DATA_BLOCK = 0x14;
+  static final int S_LOG_BLOCK_SIZE = 0x18;
+  static final int S_LOG_CLUSTER_SIZE = 0x1C;
+  static final int S_BLOCKS_PER_GROUP = 0x20;
+  static final int S_INODES_PER_GROUP = 0x28;
+  static final int S_MAGIC = 0x38;
+  static final int S_REV_LEVEL = 0x4C;
+  static final int S_INODE_SIZE = 0x58;
+  static final int S_FEATURE_COMPAT = 0x5C;
+  static final int S_FEATURE_INCOMPAT = 0x60;
+  static final int S_FEATURE_RO_COMPAT = 0x64;
+  static final int S_UUID = 0x68;
+  static final int S_VOLUME_NAME = 0x78;
+  static final int S_DESC_SIZE = 0xFE;
+  static final int S_FIRST_META_BG = 0x104;
+  static final int S_BLOCKS_COUNT_HI = 0x150;
+  static final int S_FREE_BLOCKS_HI = 0x158;
+
+  static final long INCOMPAT_COMPRESSION = 0x1;
+  static final long INCOMPAT_FILETYPE = 0x2;
+  static final long INCOMPAT_RECOVER = 0x4;
+  static final long INCOMPAT_JOURNAL_DEV = 0x8;
+  static final long INCOMPAT_META_BG = 0x10;
+  static final long INCOMPAT_EXTENTS = 0x40;
+  static final long INCOMPAT_64BIT = 0x80;
+  static final long INCOMPAT_MMP = 0x100;
+  static final long INCOMPAT_FLEX_BG = 0x200;
+  static final long INCOMPAT_EA_INODE = 0x400;
+  static final long INCOMPAT_DIRDATA = 0x1000;
+  static final long INCOMPAT_CSUM_SEED = 0x2000;
+  static final long INCOMPAT_LARGEDIR = 0x4000;
+  static final long INCOMPAT_INLINE_DATA = 0x8000;
+  static final long INCOMPAT_ENCRYPT = 0x10000;
+  static final long INCOMPAT_CASEFOLD = 0x20000;
+  /** What this reader understands; anything else is refused by name. */
+  static final long INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT
+      | INCOMPAT_MMP | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA | INCOMPAT_ENCRYPT
+      | INCOMPAT_CASEFOLD | INCOMPAT_META_BG;
+  static final long RO_COMPAT_HUGE_FILE = 0x8;
+  static final long RO_COMPAT_BIGALLOC = 0x200;
+
+  static Superblock parse(byte[] b) throws Ext4CorruptException {
+    if (b.length < 1024 || Le.u16(b, S_MAGIC) != 0xEF53) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", "no ext2/3/4 magic 0xEF53");
+    }
+    long incompat = Le.u32(b, S_FEATURE_INCOMPAT);
+    long unknown = incompat & ~INCOMPAT_SUPPORTED;
+    if (unknown != 0) {
+      List<String> names = new ArrayList<>();
+      if ((unknown & INCOMPAT_COMPRESSION) != 0) {
+        names.add("compression");
+      }
+      if ((unknown & INCOMPAT_JOURNAL_DEV) != 0) {
+        names.add("journal_dev (an external journal device, not a filesystem)");
+      }
+      if ((unknown & INCOMPAT_EA_INODE) != 0) {
+        names.add("ea_inode");
+      }
+      if ((unknown & INCOMPAT_DIRDATA) != 0) {
+        names.add("dirdata");
+      }
+      throw new Ext4CorruptException("superblock", "at byte 1024", "unsupported incompatible features 0x"
+          + Long.toHexString(unknown) + (names.isEmpty() ? "" : " (" + String.join(", ", names) + ")"));
+    }
+    long log = Le.u32(b, S_LOG_BLOCK_SIZE);
+    if (log > 6) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", "block size 2^(10+" + log + ") out of range");
+    }
+    int blockSize = 1024 << log;
+    long roCompat = Le.u32(b, S_FEATURE_RO_COMPAT);
+    if ((roCompat & RO_COMPAT_BIGALLOC) != 0) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", "bigalloc is not supported yet");
+    }
+    boolean is64 = (incompat & INCOMPAT_64BIT) != 0;
+    int descSize = is64 ? Le.u16(b, S_DESC_SIZE) : 32;
+    if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) != 0) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", "group descriptor size " + descSize);
+    }
+    int inodeSize = Le.u32(b, S_REV_LEVEL) == 0 ? 128 : Le.u16(b, S_INODE_SIZE);
+    if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) != 0) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", "inode size " + inodeSize);
+    }
+    long blocksPerGroup = Le.u32(b, S_BLOCKS_PER_GROUP);
+    long inodesPerGroup = Le.u32(b, S_INODES_PER_GROUP);
+    if (blocksPerGroup == 0 || inodesPerGroup == 0 || blocksPerGroup > 8L * blockSize || inodesPerGroup > 8L * blockSize) {
+      throw new Ext4CorruptException("superblock", "at byte 1024", blocksPerGroup + " blocks and " + inodesPerGroup + " inodes per group");
+    }
+    long blocks = Le.u32(b, S_BLOCKS_COUNT_LO) | (is64 ? Le.u32(b, S_BLOCKS_COUNT_HI) << 32 : 0);
+    long free = Le.u32(b, S_FREE_BLOCKS_COUNT_LO) | (is64 ? Le.u32(b, S_FREE_BLOCKS_HI) << 32 : 0);
+    StringBuilder uuid = new StringBuilder();
+    for (int i = 0; i < 16; i++) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) {
+        uuid.append('-');
+      }
+      uuid.append(String.format("%02x", b[S_UUID + i] & 0xff));
+    }
+    int end = S_VOLUME_NAME;
+    while (end < S_VOLUME_NAME + 16 && b[end] != 0) {
+      end++;
+    }
+    return new Superblock(Le.u32(b, S_INODES_COUNT), blocks, free, Le.u32(b, S_FIRST_DATA_BLOCK), blockSize, blocksPerGroup,
+        inodesPerGroup, inodeSize, Le.u32(b, S_FEATURE_COMPAT), incompat, roCompat, uuid.toString(),
+        new String(b, S_VOLUME_NAME, end - S_VOLUME_NAME, StandardCharsets.UTF_8), descSize, Le.u32(b, S_FIRST_META_BG));
+  }
+
+  boolean has(long incompatFlag) {
+    return (incompat & incompatFlag) != 0;
+  }
+
+  long groupCount() {
+    return (blocksCount - firstDataBlock + blocksPerGroup - 1) / blocksPerGroup;
+  }
+}

@@ -1,0 +1,113 @@
+package dev.pluck.fs.ext4;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Extended attributes: in the inode after its extra fields, and in an external block (header
+ * magic 0xEA020000). Names are rebuilt from their index prefix; POSIX ACLs are given in the form
+ * getxattr(2) returns, not ext4's compact one. {@code system.data} (inline data) is kept apart.
+ */
+final class Xattrs {
+  static final long MAGIC = 0xEA020000L;
+  static final int BLOCK_HEADER = 32;
+  static final String INLINE_DATA = "system.data";
+
+  private Xattrs() {}
+
+  static String prefix(int index) {
+    return switch (index) {
+      case 1 -> "user.";
+      case 2 -> "system.posix_acl_access";
+      case 3 -> "system.posix_acl_default";
+      case 4 -> "trusted.";
+      case 6 -> "security.";
+      case 7 -> "system.";
+      case 8 -> "system.richacl";
+      default -> null;
+    };
+  }
+
+  /** Entries from {@code entriesAt}; values at {@code valueBase} + e_value_offs. */
+  static void parse(byte[] b, int entriesAt, int valueBase, int end, Map<String, byte[]> out, String where)
+      throws Ext4CorruptException {
+    int e = entriesAt;
+    for (int guard = 0; guard < 4096; guard++) {
+      if (e + 4 > end || Le.u32(b, e) == 0) {
+        return;
+      }
+      if (e + 16 > end) {
+        throw new Ext4CorruptException("xattr entry", where, "runs past its area at " + e);
+      }
+      int nameLen = Le.u8(b, e);
+      int index = Le.u8(b, e + 1);
+      int valueOffs = Le.u16(b, e + 2);
+      long valueInum = Le.u32(b, e + 4);
+      long valueSize = Le.u32(b, e + 8);
+      if (e + 16 + nameLen > end) {
+        throw new Ext4CorruptException("xattr entry", where, "name runs past its area");
+      }
+      String suffix = new String(b, e + 16, nameLen, StandardCharsets.UTF_8);
+      String prefix = prefix(index);
+      if (valueInum != 0) {
+        throw new Ext4CorruptException("xattr entry", where, "value in inode " + valueInum + " (ea_inode) is not supported");
+      }
+      long vs = valueBase + valueOffs;
+      if (vs + valueSize > end || valueSize > 65536) {
+        throw new Ext4CorruptException("xattr value", where, "of " + valueSize + " bytes at " + vs + " runs past its area");
+      }
+      byte[] value = java.util.Arrays.copyOfRange(b, (int) vs, (int) (vs + valueSize));
+      if (prefix != null) {
+        String name = prefix + (index == 2 || index == 3 || index == 8 ? "" : suffix);
+        out.put(name, index == 2 || index == 3 ? aclToXattr(value, where) : value);
+      }
+      e += (16 + nameLen + 3) & ~3;
+    }
+    throw new Ext4CorruptException("xattr area", where, "more than 4096 entries");
+  }
+
+  /** ext4's compact POSIX ACL (version 1; short entries without id) to the xattr form (version 2). */
+  static byte[] aclToXattr(byte[] v, String where) throws Ext4CorruptException {
+    if (v.length < 4 || Le.u32(v, 0) != 1) {
+      throw new Ext4CorruptException("POSIX ACL", where, "not an ext4 ACL (version " + (v.length < 4 ? "?" : Le.u32(v, 0)) + ")");
+    }
+    ByteBuffer out = ByteBuffer.allocate(4 + (v.length / 4) * 8).order(ByteOrder.LITTLE_ENDIAN);
+    out.putInt(2);
+    int p = 4;
+    while (p + 4 <= v.length) {
+      int tag = Le.u16(v, p);
+      int perm = Le.u16(v, p + 2);
+      long id = 0xFFFFFFFFL;
+      p += 4;
+      if (tag == 0x02 || tag == 0x08) {  // ACL_USER, ACL_GROUP carry an id
+        if (p + 4 > v.length) {
+          throw new Ext4CorruptException("POSIX ACL", where, "entry without its id");
+        }
+        id = Le.u32(v, p);
+        p += 4;
+      }
+      out.putShort((short) tag).putShort((short) perm).putInt((int) id);
+    }
+    return java.util.Arrays.copyOf(out.array(), out.position());
+  }
+
+  /** All of an inode's xattrs (in the inode, then its block); the inline-data one included. */
+  static Map<String, byte[]> of(Inode inode, int inodeSize, byte[] externalBlock) throws Ext4CorruptException {
+    Map<String, byte[]> out = new LinkedHashMap<>();
+    byte[] raw = inode.raw();
+    int start = 128 + inode.extraIsize();
+    if (inode.extraIsize() > 0 && start + 4 <= raw.length && Le.u32(raw, start) == MAGIC) {
+      parse(raw, start + 4, start + 4, raw.length, out, "in inode " + inode.number());
+    }
+    if (externalBlock != null) {
+      if (Le.u32(externalBlock, 0) != MAGIC) {
+        throw new Ext4CorruptException("xattr block", "of inode " + inode.number(), "bad magic");
+      }
+      parse(externalBlock, BLOCK_HEADER, 0, externalBlock.length, out, "xattr block of inode " + inode.number());
+    }
+    return out;
+  }
+}
