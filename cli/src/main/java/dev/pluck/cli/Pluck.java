@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
     name = "pluck",
     mixinStandardHelpOptions = true,
     versionProvider = Pluck.Version.class,
-    subcommands = {ProbeCommand.class, NbdCommand.class, VmCommand.class},
+    subcommands = {ProbeCommand.class, LsCommand.class, CatCommand.class, NbdCommand.class, VmCommand.class},
     description = {
       "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
       "",

@@ -1,0 +1,56 @@
+package dev.pluck.cli;
+
+import dev.pluck.fs.Entry;
+import dev.pluck.fs.FileSystem;
+import dev.pluck.fs.FileSystems;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code pluck cat}: a file's bytes, from a volume, to stdout. */
+@Command(name = "cat", mixinStandardHelpOptions = true, description = "Write a file of a volume to standard output.")
+final class CatCommand implements Callable<Integer> {
+  @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it).")
+  String source;
+
+  @Parameters(index = "1", paramLabel = "PATH", description = "The file.")
+  String path;
+
+  @Option(names = "--volume", required = true, paramLabel = "ID", description = "p1, VG/LV, disk, label=NAME or uuid=UUID.")
+  String volume;
+
+  @Option(names = "--disk", paramLabel = "SOURCE", description = "Another disk of the same machine (repeatable).")
+  List<String> moreDisks = new ArrayList<>();
+
+  @Override
+  public Integer call() throws IOException {
+    List<String> all = new ArrayList<>(List.of(source));
+    all.addAll(moreDisks);
+    try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume))) {
+      Entry e = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
+      if (e.type() != dev.pluck.fs.EntryType.FILE) {
+        throw new IOException(path + " on volume " + volume + " is a " + e.type().label() + ", not a regular file");
+      }
+      FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
+      ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+      try (SeekableByteChannel in = fs.open(e)) {
+        while (in.read(buf.clear()) > 0) {
+          buf.flip();
+          while (buf.hasRemaining()) {
+            out.write(buf);
+          }
+        }
+      }
+    }
+    return 0;
+  }
+}

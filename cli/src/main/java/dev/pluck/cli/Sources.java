@@ -1,0 +1,56 @@
+package dev.pluck.cli;
+
+import dev.pluck.fs.volume.Volume;
+import dev.pluck.fs.volume.VolumeTree;
+import dev.pluck.nbd.BlockDevice;
+import dev.pluck.nbd.BlockDevices;
+import dev.pluck.nbd.protocol.NbdUri;
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The disks of one machine named on the command line, opened and probed; closes them all. */
+final class Sources implements Closeable {
+  private final List<BlockDevice> opened = new ArrayList<>();
+  final VolumeTree tree;
+
+  Sources(List<String> sources) throws IOException {
+    List<VolumeTree.Disk> disks = new ArrayList<>();
+    try {
+      for (int i = 0; i < sources.size(); i++) {
+        String s = sources.get(i);
+        String name = Integer.toString(i);
+        int eq = s.indexOf('=');
+        if (eq > 0 && s.substring(0, eq).matches("[A-Za-z0-9_.-]+") && !NbdUri.isNbdUri(s)) {
+          name = s.substring(0, eq);
+          s = s.substring(eq + 1);
+        }
+        BlockDevice d = BlockDevices.open(s);
+        opened.add(d);
+        disks.add(new VolumeTree.Disk(name, d));
+      }
+      tree = VolumeTree.probe(disks);
+    } catch (IOException | RuntimeException e) {
+      close();
+      throw e;
+    }
+  }
+
+  /** The volume a --volume selector names, or a one-line error listing what there is. */
+  Volume volume(String selector) throws IOException {
+    return tree.find(selector).orElseThrow(() -> new IOException("no volume " + selector + " (there are: "
+        + String.join(", ", tree.volumes().stream().map(Volume::id).toList()) + ")"));
+  }
+
+  @Override
+  public void close() {
+    for (BlockDevice d : opened) {
+      try {
+        d.close();
+      } catch (IOException ignored) {
+        // closing what was read
+      }
+    }
+  }
+}
