@@ -2,9 +2,6 @@ package dev.pluck.cli;
 
 import dev.pluck.fs.volume.Volume;
 import dev.pluck.fs.volume.VolumeTree;
-import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.BlockDevices;
-import dev.pluck.nbd.protocol.NbdUri;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -34,22 +31,8 @@ final class ProbeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    List<BlockDevice> opened = new ArrayList<>();
-    try {
-      List<VolumeTree.Disk> disks = new ArrayList<>();
-      for (int i = 0; i < sources.size(); i++) {
-        String s = sources.get(i);
-        String name = Integer.toString(i);
-        int eq = s.indexOf('=');
-        if (eq > 0 && s.substring(0, eq).matches("[A-Za-z0-9_.-]+") && !NbdUri.isNbdUri(s)) {
-          name = s.substring(0, eq);
-          s = s.substring(eq + 1);
-        }
-        BlockDevice d = BlockDevices.open(s);
-        opened.add(d);
-        disks.add(new VolumeTree.Disk(name, d));
-      }
-      VolumeTree tree = VolumeTree.probe(disks);
+    try (Sources sources = new Sources(this.sources)) {
+      VolumeTree tree = sources.tree;
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
         Output.json(out, toJson(tree));
@@ -58,10 +41,6 @@ final class ProbeCommand implements Callable<Integer> {
       }
       tree.warnings().forEach(w -> spec.commandLine().getErr().println("pluck: warning: " + w));
       return 0;
-    } finally {
-      for (BlockDevice d : opened) {
-        d.close();
-      }
     }
   }
 

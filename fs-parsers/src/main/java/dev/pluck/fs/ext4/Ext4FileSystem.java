@@ -1,5 +1,7 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.LittleEndian;
+
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.EntryType;
 import dev.pluck.fs.FileSystem;
@@ -112,7 +114,7 @@ public final class Ext4FileSystem implements FileSystem {
     long group = (n - 1) / sb.inodesPerGroup();
     long index = (n - 1) % sb.inodesPerGroup();
     byte[] d = descriptor(group);
-    long table = Le.u32(d, 0x8) | (sb.descSize() >= 64 ? Le.u32(d, 0x28) << 32 : 0);  // bg_inode_table_lo/hi
+    long table = LittleEndian.u32(d, 0x8) | (sb.descSize() >= 64 ? LittleEndian.u32(d, 0x28) << 32 : 0);  // bg_inode_table_lo/hi
     long at = Math.addExact(Math.multiplyExact(table, (long) bs), index * sb.inodeSize());
     if (table == 0 || at + sb.inodeSize() > sb.blocksCount() * bs) {
       throw new Ext4CorruptException("group descriptor", Long.toString(group), "inode table at block " + table + " outside the filesystem");
@@ -226,13 +228,13 @@ public final class Ext4FileSystem implements FileSystem {
     int p = from;
     boolean fileTypes = sb.has(Superblock.INCOMPAT_FILETYPE);
     while (p + 8 <= to) {
-      long ino = Le.u32(b, p);
-      int recLen = Le.u16(b, p + 4);
+      long ino = LittleEndian.u32(b, p);
+      int recLen = LittleEndian.u16(b, p + 4);
       if (recLen == 0 && bs == 65536 && p == from) {
         recLen = 65536;
       }
-      int nameLen = fileTypes ? Le.u8(b, p + 6) : Le.u16(b, p + 6);
-      int type = fileTypes ? Le.u8(b, p + 7) : 0;
+      int nameLen = fileTypes ? LittleEndian.u8(b, p + 6) : LittleEndian.u16(b, p + 6);
+      int type = fileTypes ? LittleEndian.u8(b, p + 7) : 0;
       if (recLen < 8 || (recLen & 3) != 0 || p + recLen > to || 8 + nameLen > recLen) {
         throw new Ext4CorruptException("directory entry", "of inode " + dir.number()
             + (blockNo >= 0 ? " in block " + blockNo : " (inline)") + " at byte " + p,
@@ -273,12 +275,12 @@ public final class Ext4FileSystem implements FileSystem {
     if (type == EntryType.SYMLINK) {
       target = symlink(inode);
     } else if (type == EntryType.CHAR_DEVICE || type == EntryType.BLOCK_DEVICE) {
-      long old = Le.u16(inode.block(), 0);
+      long old = LittleEndian.u16(inode.block(), 0);
       if (old != 0) {
         major = (int) (old >> 8);
         minor = (int) (old & 0xff);
       } else {
-        long nw = Le.u32(inode.block(), 4);
+        long nw = LittleEndian.u32(inode.block(), 4);
         major = (int) ((nw & 0xfff00) >> 8);
         minor = (int) ((nw & 0xff) | ((nw >> 12) & 0xfff00));
       }

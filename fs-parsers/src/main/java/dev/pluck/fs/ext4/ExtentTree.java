@@ -1,5 +1,7 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.LittleEndian;
+
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -35,26 +37,26 @@ final class ExtentTree {
 
   private static void walk(byte[] node, Inode inode, BlockReader reader, long blocksCount, List<Run> out, int expectDepth,
       Set<Long> seen, String where) throws IOException {
-    if (Le.u16(node, 0) != EH_MAGIC) {
+    if (LittleEndian.u16(node, 0) != EH_MAGIC) {
       throw new Ext4CorruptException("extent header", "of inode " + inode.number() + " in " + where, "bad magic");
     }
-    int entries = Le.u16(node, 2);
-    int max = Le.u16(node, 4);
-    int depth = Le.u16(node, 6);
+    int entries = LittleEndian.u16(node, 2);
+    int max = LittleEndian.u16(node, 4);
+    int depth = LittleEndian.u16(node, 6);
     if (depth > MAX_DEPTH || (expectDepth >= 0 && depth != expectDepth) || entries > max || 12 + entries * 12 > node.length) {
       throw new Ext4CorruptException("extent header", "of inode " + inode.number() + " in " + where,
           "depth " + depth + (expectDepth >= 0 ? " (parent said " + expectDepth + ")" : "") + ", " + entries + " of " + max + " entries");
     }
     for (int i = 0; i < entries; i++) {
       int e = 12 + i * 12;
-      long logical = Le.u32(node, e);
+      long logical = LittleEndian.u32(node, e);
       if (depth == 0) {
-        int len = Le.u16(node, e + 4);
+        int len = LittleEndian.u16(node, e + 4);
         boolean unwritten = len > 32768;
         if (unwritten) {
           len -= 32768;
         }
-        long start = Le.u16(node, e + 6) << 32 | Le.u32(node, e + 8);
+        long start = LittleEndian.u16(node, e + 6) << 32 | LittleEndian.u32(node, e + 8);
         if (len == 0 || start + len > blocksCount) {
           throw new Ext4CorruptException("extent", "of inode " + inode.number() + " in " + where,
               "blocks " + start + "+" + len + " outside the filesystem");
@@ -64,7 +66,7 @@ final class ExtentTree {
         }
         out.add(new Run(logical, start, len, unwritten));
       } else {
-        long leaf = Le.u32(node, e + 4) | (long) Le.u16(node, e + 8) << 32;
+        long leaf = LittleEndian.u32(node, e + 4) | (long) LittleEndian.u16(node, e + 8) << 32;
         if (leaf >= blocksCount || !seen.add(leaf)) {
           throw new Ext4CorruptException("extent index", "of inode " + inode.number() + " in " + where,
               leaf >= blocksCount ? "points to block " + leaf + " outside the filesystem" : "block " + leaf + " visited twice (a cycle)");
@@ -81,10 +83,10 @@ final class ExtentTree {
     int perBlock = blockSize / 4;
     Set<Long> seen = new HashSet<>();
     for (int i = 0; i < 12 && logical[0] < fileBlocks; i++) {
-      add(out, logical[0]++, Le.u32(inode.block(), i * 4), inode, blocksCount);
+      add(out, logical[0]++, LittleEndian.u32(inode.block(), i * 4), inode, blocksCount);
     }
     for (int level = 1; level <= 3 && logical[0] < fileBlocks; level++) {
-      long ptr = Le.u32(inode.block(), (11 + level) * 4);
+      long ptr = LittleEndian.u32(inode.block(), (11 + level) * 4);
       indirect(ptr, level, inode, reader, blocksCount, perBlock, fileBlocks, logical, out, seen);
     }
     return out;
@@ -106,7 +108,7 @@ final class ExtentTree {
     }
     byte[] b = reader.block(ptr);
     for (int i = 0; i < perBlock && logical[0] < fileBlocks; i++) {
-      long p = Le.u32(b, i * 4);
+      long p = LittleEndian.u32(b, i * 4);
       if (level == 1) {
         add(out, logical[0]++, p, inode, blocksCount);
       } else {

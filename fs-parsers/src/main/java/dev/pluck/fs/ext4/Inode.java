@@ -1,5 +1,7 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.LittleEndian;
+
 import java.time.Instant;
 
 /** An ext4 inode ("struct ext4_inode"), parsed from its on-disk bytes. */
@@ -42,16 +44,16 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
   static final int S_IFIFO = 0x1000;
 
   static Inode parse(long number, byte[] b) {
-    int extra = b.length > 128 ? Le.u16(b, I_EXTRA_ISIZE) : 0;
+    int extra = b.length > 128 ? LittleEndian.u16(b, I_EXTRA_ISIZE) : 0;
     if (128 + extra > b.length) {
       extra = 0;  // a corrupt extra size: use the base fields only
     }
     boolean hasExtra = extra >= 4 + 4 * 4;
-    long size = Le.u32(b, I_SIZE_LO) | Le.u32(b, I_SIZE_HIGH) << 32;
+    long size = LittleEndian.u32(b, I_SIZE_LO) | LittleEndian.u32(b, I_SIZE_HIGH) << 32;
     byte[] block = java.util.Arrays.copyOfRange(b, I_BLOCK, I_BLOCK + 60);
-    return new Inode(number, Le.u16(b, I_MODE), Le.u16(b, I_UID) | (long) Le.u16(b, I_UID_HIGH) << 16,
-        Le.u16(b, I_GID) | (long) Le.u16(b, I_GID_HIGH) << 16, size, Le.u16(b, I_LINKS_COUNT), Le.u32(b, I_FLAGS),
-        Le.u32(b, I_FILE_ACL_LO) | (long) Le.u16(b, I_FILE_ACL_HIGH) << 32,
+    return new Inode(number, LittleEndian.u16(b, I_MODE), LittleEndian.u16(b, I_UID) | (long) LittleEndian.u16(b, I_UID_HIGH) << 16,
+        LittleEndian.u16(b, I_GID) | (long) LittleEndian.u16(b, I_GID_HIGH) << 16, size, LittleEndian.u16(b, I_LINKS_COUNT), LittleEndian.u32(b, I_FLAGS),
+        LittleEndian.u32(b, I_FILE_ACL_LO) | (long) LittleEndian.u16(b, I_FILE_ACL_HIGH) << 32,
         time(b, I_ATIME, hasExtra && extra >= 0x10 ? I_ATIME_EXTRA : -1),
         time(b, I_MTIME, hasExtra && extra >= 0xC ? I_MTIME_EXTRA : -1),
         time(b, I_CTIME, hasExtra && extra >= 0x8 ? I_CTIME_EXTRA : -1),
@@ -63,10 +65,10 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
    * nanoseconds in its upper 30 bits.
    */
   private static Instant time(byte[] b, int at, int extraAt) {
-    long seconds = (int) Le.u32(b, at);
+    long seconds = (int) LittleEndian.u32(b, at);
     long nanos = 0;
     if (extraAt >= 0 && extraAt + 4 <= b.length) {
-      long extra = Le.u32(b, extraAt);
+      long extra = LittleEndian.u32(b, extraAt);
       seconds += (extra & 3) << 32;
       nanos = extra >>> 2;
       if (nanos > 999_999_999) {

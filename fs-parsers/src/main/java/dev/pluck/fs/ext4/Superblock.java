@@ -1,5 +1,7 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.LittleEndian;
+
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,10 +56,10 @@ record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firs
   static final long RO_COMPAT_BIGALLOC = 0x200;
 
   static Superblock parse(byte[] b) throws Ext4CorruptException {
-    if (b.length < 1024 || Le.u16(b, S_MAGIC) != 0xEF53) {
+    if (b.length < 1024 || LittleEndian.u16(b, S_MAGIC) != 0xEF53) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "no ext2/3/4 magic 0xEF53");
     }
-    long incompat = Le.u32(b, S_FEATURE_INCOMPAT);
+    long incompat = LittleEndian.u32(b, S_FEATURE_INCOMPAT);
     long unknown = incompat & ~INCOMPAT_SUPPORTED;
     if (unknown != 0) {
       List<String> names = new ArrayList<>();
@@ -76,31 +78,31 @@ record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firs
       throw new Ext4CorruptException("superblock", "at byte 1024", "unsupported incompatible features 0x"
           + Long.toHexString(unknown) + (names.isEmpty() ? "" : " (" + String.join(", ", names) + ")"));
     }
-    long log = Le.u32(b, S_LOG_BLOCK_SIZE);
+    long log = LittleEndian.u32(b, S_LOG_BLOCK_SIZE);
     if (log > 6) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "block size 2^(10+" + log + ") out of range");
     }
     int blockSize = 1024 << log;
-    long roCompat = Le.u32(b, S_FEATURE_RO_COMPAT);
+    long roCompat = LittleEndian.u32(b, S_FEATURE_RO_COMPAT);
     if ((roCompat & RO_COMPAT_BIGALLOC) != 0) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "bigalloc is not supported yet");
     }
     boolean is64 = (incompat & INCOMPAT_64BIT) != 0;
-    int descSize = is64 ? Le.u16(b, S_DESC_SIZE) : 32;
+    int descSize = is64 ? LittleEndian.u16(b, S_DESC_SIZE) : 32;
     if (descSize < 32 || descSize > 1024 || (descSize & (descSize - 1)) != 0) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "group descriptor size " + descSize);
     }
-    int inodeSize = Le.u32(b, S_REV_LEVEL) == 0 ? 128 : Le.u16(b, S_INODE_SIZE);
+    int inodeSize = LittleEndian.u32(b, S_REV_LEVEL) == 0 ? 128 : LittleEndian.u16(b, S_INODE_SIZE);
     if (inodeSize < 128 || inodeSize > blockSize || (inodeSize & (inodeSize - 1)) != 0) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "inode size " + inodeSize);
     }
-    long blocksPerGroup = Le.u32(b, S_BLOCKS_PER_GROUP);
-    long inodesPerGroup = Le.u32(b, S_INODES_PER_GROUP);
+    long blocksPerGroup = LittleEndian.u32(b, S_BLOCKS_PER_GROUP);
+    long inodesPerGroup = LittleEndian.u32(b, S_INODES_PER_GROUP);
     if (blocksPerGroup == 0 || inodesPerGroup == 0 || blocksPerGroup > 8L * blockSize || inodesPerGroup > 8L * blockSize) {
       throw new Ext4CorruptException("superblock", "at byte 1024", blocksPerGroup + " blocks and " + inodesPerGroup + " inodes per group");
     }
-    long blocks = Le.u32(b, S_BLOCKS_COUNT_LO) | (is64 ? Le.u32(b, S_BLOCKS_COUNT_HI) << 32 : 0);
-    long free = Le.u32(b, S_FREE_BLOCKS_COUNT_LO) | (is64 ? Le.u32(b, S_FREE_BLOCKS_HI) << 32 : 0);
+    long blocks = LittleEndian.u32(b, S_BLOCKS_COUNT_LO) | (is64 ? LittleEndian.u32(b, S_BLOCKS_COUNT_HI) << 32 : 0);
+    long free = LittleEndian.u32(b, S_FREE_BLOCKS_COUNT_LO) | (is64 ? LittleEndian.u32(b, S_FREE_BLOCKS_HI) << 32 : 0);
     StringBuilder uuid = new StringBuilder();
     for (int i = 0; i < 16; i++) {
       if (i == 4 || i == 6 || i == 8 || i == 10) {
@@ -112,9 +114,9 @@ record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firs
     while (end < S_VOLUME_NAME + 16 && b[end] != 0) {
       end++;
     }
-    return new Superblock(Le.u32(b, S_INODES_COUNT), blocks, free, Le.u32(b, S_FIRST_DATA_BLOCK), blockSize, blocksPerGroup,
-        inodesPerGroup, inodeSize, Le.u32(b, S_FEATURE_COMPAT), incompat, roCompat, uuid.toString(),
-        new String(b, S_VOLUME_NAME, end - S_VOLUME_NAME, StandardCharsets.UTF_8), descSize, Le.u32(b, S_FIRST_META_BG));
+    return new Superblock(LittleEndian.u32(b, S_INODES_COUNT), blocks, free, LittleEndian.u32(b, S_FIRST_DATA_BLOCK), blockSize, blocksPerGroup,
+        inodesPerGroup, inodeSize, LittleEndian.u32(b, S_FEATURE_COMPAT), incompat, roCompat, uuid.toString(),
+        new String(b, S_VOLUME_NAME, end - S_VOLUME_NAME, StandardCharsets.UTF_8), descSize, LittleEndian.u32(b, S_FIRST_META_BG));
   }
 
   boolean has(long incompatFlag) {

@@ -1,5 +1,7 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.LittleEndian;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -36,17 +38,17 @@ final class Xattrs {
       throws Ext4CorruptException {
     int e = entriesAt;
     for (int guard = 0; guard < 4096; guard++) {
-      if (e + 4 > end || Le.u32(b, e) == 0) {
+      if (e + 4 > end || LittleEndian.u32(b, e) == 0) {
         return;
       }
       if (e + 16 > end) {
         throw new Ext4CorruptException("xattr entry", where, "runs past its area at " + e);
       }
-      int nameLen = Le.u8(b, e);
-      int index = Le.u8(b, e + 1);
-      int valueOffs = Le.u16(b, e + 2);
-      long valueInum = Le.u32(b, e + 4);
-      long valueSize = Le.u32(b, e + 8);
+      int nameLen = LittleEndian.u8(b, e);
+      int index = LittleEndian.u8(b, e + 1);
+      int valueOffs = LittleEndian.u16(b, e + 2);
+      long valueInum = LittleEndian.u32(b, e + 4);
+      long valueSize = LittleEndian.u32(b, e + 8);
       if (e + 16 + nameLen > end) {
         throw new Ext4CorruptException("xattr entry", where, "name runs past its area");
       }
@@ -71,22 +73,22 @@ final class Xattrs {
 
   /** ext4's compact POSIX ACL (version 1; short entries without id) to the xattr form (version 2). */
   static byte[] aclToXattr(byte[] v, String where) throws Ext4CorruptException {
-    if (v.length < 4 || Le.u32(v, 0) != 1) {
-      throw new Ext4CorruptException("POSIX ACL", where, "not an ext4 ACL (version " + (v.length < 4 ? "?" : Le.u32(v, 0)) + ")");
+    if (v.length < 4 || LittleEndian.u32(v, 0) != 1) {
+      throw new Ext4CorruptException("POSIX ACL", where, "not an ext4 ACL (version " + (v.length < 4 ? "?" : LittleEndian.u32(v, 0)) + ")");
     }
     ByteBuffer out = ByteBuffer.allocate(4 + (v.length / 4) * 8).order(ByteOrder.LITTLE_ENDIAN);
     out.putInt(2);
     int p = 4;
     while (p + 4 <= v.length) {
-      int tag = Le.u16(v, p);
-      int perm = Le.u16(v, p + 2);
+      int tag = LittleEndian.u16(v, p);
+      int perm = LittleEndian.u16(v, p + 2);
       long id = 0xFFFFFFFFL;
       p += 4;
       if (tag == 0x02 || tag == 0x08) {  // ACL_USER, ACL_GROUP carry an id
         if (p + 4 > v.length) {
           throw new Ext4CorruptException("POSIX ACL", where, "entry without its id");
         }
-        id = Le.u32(v, p);
+        id = LittleEndian.u32(v, p);
         p += 4;
       }
       out.putShort((short) tag).putShort((short) perm).putInt((int) id);
@@ -99,11 +101,11 @@ final class Xattrs {
     Map<String, byte[]> out = new LinkedHashMap<>();
     byte[] raw = inode.raw();
     int start = 128 + inode.extraIsize();
-    if (inode.extraIsize() > 0 && start + 4 <= raw.length && Le.u32(raw, start) == MAGIC) {
+    if (inode.extraIsize() > 0 && start + 4 <= raw.length && LittleEndian.u32(raw, start) == MAGIC) {
       parse(raw, start + 4, start + 4, raw.length, out, "in inode " + inode.number());
     }
     if (externalBlock != null) {
-      if (Le.u32(externalBlock, 0) != MAGIC) {
+      if (LittleEndian.u32(externalBlock, 0) != MAGIC) {
         throw new Ext4CorruptException("xattr block", "of inode " + inode.number(), "bad magic");
       }
       parse(externalBlock, BLOCK_HEADER, 0, externalBlock.length, out, "xattr block of inode " + inode.number());

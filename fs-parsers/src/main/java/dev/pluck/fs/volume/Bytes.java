@@ -1,5 +1,6 @@
 package dev.pluck.fs.volume;
 
+import dev.pluck.fs.LittleEndian;
 import java.nio.charset.StandardCharsets;
 
 /** Little-endian field access on on-disk structures, bounds-checked by the array. */
@@ -7,19 +8,19 @@ final class Bytes {
   private Bytes() {}
 
   static int u8(byte[] b, int at) {
-    return b[at] & 0xff;
+    return LittleEndian.u8(b, at);
   }
 
   static int u16(byte[] b, int at) {
-    return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8;
+    return LittleEndian.u16(b, at);
   }
 
   static long u32(byte[] b, int at) {
-    return (b[at] & 0xffL) | (b[at + 1] & 0xffL) << 8 | (b[at + 2] & 0xffL) << 16 | (b[at + 3] & 0xffL) << 24;
+    return LittleEndian.u32(b, at);
   }
 
   static long u64(byte[] b, int at) {
-    return u32(b, at) | u32(b, at + 4) << 32;
+    return LittleEndian.u64(b, at);
   }
 
   static boolean ascii(byte[] b, int at, String s) {
