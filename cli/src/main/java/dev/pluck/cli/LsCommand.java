@@ -52,7 +52,8 @@ final class LsCommand implements Callable<Integer> {
     all.addAll(moreDisks);
     try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume))) {
       Entry start = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
-      PrintWriter out = spec.commandLine().getOut();
+      // Long listings: one buffered writer, flushed at the end, not a flush per line.
+      PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
       if (!start.isDirectory()) {
         print(out, start);
       } else {

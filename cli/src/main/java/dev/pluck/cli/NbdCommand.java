@@ -138,7 +138,7 @@ final class NbdCommand implements Runnable {
         if (!dev.metaContexts().contains(context)) {
           throw new IOException("server " + uri + " does not offer metadata context " + context);
         }
-        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
         long step = 1L << 34;
         for (long pos = 0; pos < dev.size(); pos += step) {
           for (Extent e : dev.blockStatus(context, pos, Math.min(step, dev.size() - pos))) {
