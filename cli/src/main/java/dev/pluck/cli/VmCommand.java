@@ -36,8 +36,7 @@ final class VmCommand implements Runnable {
   static final class Checkpoints implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
-    String qmp;
+    @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
 
     @Option(names = "--drive", paramLabel = "NODE", description = "Only this drive (node name, qdev id or BlockBackend name).")
     String drive;
@@ -48,7 +47,7 @@ final class VmCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       PrintWriter out = spec.commandLine().getOut();
-      try (QmpClient client = QmpClient.connect(MonitorAddress.parse(qmp))) {
+      try (QmpClient client = QmpClient.connect(monitor.address())) {
         QemuBlock block = new QemuBlock(client);
         List<BlockNode> nodes = drive != null ? List.of(block.resolve(drive)) : block.nodesWithBitmaps();
         if (!json) {
@@ -85,8 +84,7 @@ final class VmCommand implements Runnable {
   static final class Cleanup implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
-    String qmp;
+    @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
 
     @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket, to thaw a guest left frozen.")
     String qga;
@@ -99,7 +97,7 @@ final class VmCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      List<String> done = dev.pluck.qmp.Reconcile.run(MonitorAddress.parse(qmp), scratch,
+      List<String> done = dev.pluck.qmp.Reconcile.run(monitor.address(), scratch,
           qga == null ? null : MonitorAddress.parse(qga), dev.pluck.qmp.DriveLock.DEFAULT_DIR, java.time.Duration.ofSeconds(30));
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
@@ -119,8 +117,7 @@ final class VmCommand implements Runnable {
   static final class Export implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--qmp", required = true, paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port.")
-    String qmp;
+    @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
 
     @Option(names = "--drive", required = true, paramLabel = "NODE", description = "Drive to export (repeatable).")
     List<String> drives = new ArrayList<>();
@@ -172,7 +169,7 @@ final class VmCommand implements Runnable {
         case "copy-before-write" -> PullView.Mode.COPY_BEFORE_WRITE;
         default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode must be auto, backup-sync-none or copy-before-write");
       };
-      MonitorAddress monitor = MonitorAddress.parse(qmp);
+      MonitorAddress monitor = this.monitor.address();
       Path dir = scratch.resolve("view-" + ProcessHandle.current().pid());
       PullView.Options options = PullView.Options.defaults(chain, dir).withMode(m).withKeepPrevious(keepPrevious);
       if (qga != null) {

@@ -287,7 +287,7 @@ public final class PullView {
         }
         String[] consistency = {view.consistency(), ""};
         View pending = view;
-        switchAtomically(qmp, block, guest, actions, afterMove, views, mode, o, consistency,
+        switchAtomically(block, guest, actions, afterMove, views, mode, o, consistency,
             (frozen, paused) -> writeState(o.scratchDir(), new State(monitor.toString(), pending, frozen, paused)));
         String notice = consistency[1];
         for (DriveView v : views) {
@@ -375,7 +375,7 @@ public final class PullView {
    * agent or when it refuses, stop the guest), run the transaction, move the devices onto their
    * copy-before-write filters, and always thaw or let the guest run again.
    */
-  private static void switchAtomically(QmpClient qmp, QemuBlock block, boolean guest, List<ObjectNode> actions,
+  private static void switchAtomically(QemuBlock block, boolean guest, List<ObjectNode> actions,
       List<ObjectNode> afterMove, List<DriveView> views, Mode mode, Options o, String[] consistency, Phase phase) throws IOException {
     QgaClient agent = null;
     if (o.qga() != null) {

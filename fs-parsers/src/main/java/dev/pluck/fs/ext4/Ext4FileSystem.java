@@ -132,7 +132,7 @@ public final class Ext4FileSystem implements FileSystem {
 
   Map<String, byte[]> xattrs(Inode inode) throws IOException {
     byte[] external = inode.fileAcl() != 0 ? block(inode.fileAcl()) : null;
-    return Xattrs.of(inode, sb.inodeSize(), external);
+    return Xattrs.of(inode, external);
   }
 
   /** Inline data: the 60 bytes of i_block, then the system.data xattr; i_size long. */

@@ -97,7 +97,7 @@ final class Xattrs {
   }
 
   /** All of an inode's xattrs (in the inode, then its block); the inline-data one included. */
-  static Map<String, byte[]> of(Inode inode, int inodeSize, byte[] externalBlock) throws Ext4CorruptException {
+  static Map<String, byte[]> of(Inode inode, byte[] externalBlock) throws Ext4CorruptException {
     Map<String, byte[]> out = new LinkedHashMap<>();
     byte[] raw = inode.raw();
     int start = 128 + inode.extraIsize();

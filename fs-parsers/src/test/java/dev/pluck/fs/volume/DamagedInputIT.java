@@ -74,10 +74,10 @@ class DamagedInputIT {
     long pv = disk.oracle().volume("p5").offset();
     try (BlockDevice img = FileBlockDevice.open(disk.image())) {
       BlockDevice pvDev = img.slice(pv, disk.oracle().volume("p5").size());
-      LvmLabel label = LvmLabel.read(pvDev);
-      long mda = label.metadataAreas().get(0)[0];
-      byte[] header = pvDev.read(mda, 512);
-      long textAt = mda + LvmMetadataArea.u64(header, LvmMetadataArea.RAW_LOCNS);
+      LvmMetadataSpot spot = LvmMetadataSpot.of(pvDev);
+      long mda = spot.mda();
+      byte[] header = spot.header();
+      long textAt = mda + spot.textOffset();
       byte[] text = pvDev.read(textAt, 64);
       text[20] ^= 1;
       VolumeTree bad = probe(new PatchedDevice(img, pv + textAt, text));
@@ -93,7 +93,7 @@ class DamagedInputIT {
       LvmMetadataArea.put64(h2, LvmMetadataArea.RAW_LOCNS + 8, hostile.length);
       PatchedDevice.put32(h2, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(hostile, 0, hostile.length));
       PatchedDevice.put32(h2, 0, LvmCrc.of(h2, 4, 508));
-      long mdaSize = label.metadataAreas().get(0)[1];
+      long mdaSize = spot.mdaSize();
       if (hostile.length < mdaSize - 512) {
         byte[] both = new byte[(int) (512 + hostile.length)];
         System.arraycopy(h2, 0, both, 0, 512);

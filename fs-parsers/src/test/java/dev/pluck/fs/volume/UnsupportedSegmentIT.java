@@ -23,12 +23,11 @@ class UnsupportedSegmentIT {
     long pvAt = disk.oracle().volume("p5").offset();
     try (BlockDevice img = FileBlockDevice.open(disk.image())) {
       BlockDevice pv = img.slice(pvAt, disk.oracle().volume("p5").size());
-      LvmLabel label = LvmLabel.read(pv);
-      long mda = label.metadataAreas().get(0)[0];
-      byte[] header = pv.read(mda, 512);
-      long textOffset = LvmMetadataArea.u64(header, LvmMetadataArea.RAW_LOCNS);
-      int textSize = (int) LvmMetadataArea.u64(header, LvmMetadataArea.RAW_LOCNS + 8);
-      byte[] text = pv.read(mda + textOffset, textSize);
+      LvmMetadataSpot spot = LvmMetadataSpot.of(pv);
+      long mda = spot.mda();
+      byte[] header = spot.header();
+      long textOffset = spot.textOffset();
+      byte[] text = pv.read(mda + textOffset, spot.textSize());
       String s = new String(text, StandardCharsets.US_ASCII);
       int swap = s.indexOf("\nswap {");
       int type = s.indexOf("type = \"striped\"", swap);
