@@ -10,6 +10,7 @@ touches pluck code. One object per path, sorted by path:
   target    symlink target
   rdev      [major, minor] for devices
   sha256    of a regular file's content
+  encrypted true for an fscrypt file whose key is absent (no sha256)
   xattrs    {name: base64 value} (ntfs-3g's own system.* and ntfs.* names
             left out)
   streams   {name: {size, sha256}} alternate data streams (--ntfs)
@@ -20,6 +21,7 @@ usage: oracle-walk.py MOUNTPOINT [--ntfs] [--skip-hash-over BYTES]
 """
 import argparse
 import base64
+import errno
 import hashlib
 import json
 import os
@@ -88,7 +90,12 @@ def entry(root, path, ntfs):
     elif kind in ("chardev", "blockdev"):
         e["rdev"] = [os.major(st.st_rdev), os.minor(st.st_rdev)]
     elif kind == "file":
-        e["sha256"] = sha256_of(path)
+        try:
+            e["sha256"] = sha256_of(path)
+        except OSError as err:
+            if err.errno != errno.ENOKEY:
+                raise
+            e["encrypted"] = True  # fscrypt without its key: no content to hash
     x = xattrs_of(path, ntfs)
     if x:
         e["xattrs"] = x

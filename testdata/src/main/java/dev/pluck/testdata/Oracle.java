@@ -152,7 +152,8 @@ public final class Oracle {
         xattrs,
         streams,
         n.hasNonNull("ntfsAttributes") ? n.get("ntfsAttributes").asInt() : null,
-        n.hasNonNull("reparse") ? n.get("reparse").asText() : null);
+        n.hasNonNull("reparse") ? n.get("reparse").asText() : null,
+        n.path("encrypted").asBoolean(false));
   }
 
   private static JsonNode read(Path p) {

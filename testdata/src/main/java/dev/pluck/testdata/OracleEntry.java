@@ -17,6 +17,7 @@ import java.util.Map;
  * @param streams alternate data streams (NTFS), name to size and digest
  * @param ntfsAttributes DOS/NTFS attribute flags (NTFS only), else null
  * @param reparse raw reparse point data in hex (NTFS only), else null
+ * @param encrypted an fscrypt file the oracle could not read without its key (no sha256)
  */
 public record OracleEntry(
     String path,
@@ -36,7 +37,8 @@ public record OracleEntry(
     Map<String, byte[]> xattrs,
     Map<String, Stream> streams,
     Integer ntfsAttributes,
-    String reparse) {
+    String reparse,
+    boolean encrypted) {
 
   /** An alternate data stream. */
   public record Stream(long size, String sha256) {}

@@ -54,7 +54,11 @@ public final class TestDisks {
           "build-ext-legacy.sh",
           "build-ntfs-features.sh",
           "build-lvm-multi.sh",
-          "build-ntfs-windows.sh");
+          "build-ntfs-windows.sh",
+          "build-ext4-variants.sh");
+
+  /** The variants of {@code build-ext4-variants.sh}, each an image named "ext4-VARIANT". */
+  public static final List<String> EXT4_VARIANTS = List.of("meta_bg", "bigalloc", "encrypt", "casefold", "journal");
 
   /** The Windows-formatted NTFS disks of {@code shared/testdata/ntfs-windows}. */
   public static final List<String> WINDOWS_NTFS = List.of("ptrn", "ramslack", "lastaccess", "si-vs-fn");
@@ -81,6 +85,9 @@ public final class TestDisks {
     add(r, "ntfs-features-4k", "build-ntfs-features.sh", "4096");
     add(r, "ntfs-features-64k", "build-ntfs-features.sh", "65536");
     add(r, "lvm-multi", "build-lvm-multi.sh");
+    for (String v : EXT4_VARIANTS) {
+      add(r, "ext4-" + v, "build-ext4-variants.sh", v);
+    }
     for (String w : WINDOWS_NTFS) {
       String input = "testdata/ntfs-windows/ntfs-" + w + ".raw.gz";
       r.put("ntfs-windows-" + w, new Recipe("ntfs-windows-" + w, "build-ntfs-windows.sh", List.of(), input));
@@ -194,11 +201,18 @@ public final class TestDisks {
         "cannot find the shared/ folder (with testdata/) beside the project; set PLUCK_SHARED");
   }
 
-  /** The hash that names a recipe's cache entry: scripts, arguments, input, format. */
+  /**
+   * The hash that names a recipe's cache entry: its own builder script, the shared helpers (every
+   * script that is not a builder), arguments, input, format. Another image's builder does not
+   * count, so adding or changing one builder rebuilds only its images.
+   */
   static String recipeHash(Recipe recipe) {
     MessageDigest sha = sha256();
     update(sha, "format " + FORMAT + "\n" + recipe.script() + "\n" + String.join("\0", recipe.args()));
     for (String script : SCRIPTS) {
+      if (script.startsWith("build-") && !script.equals(recipe.script())) {
+        continue;
+      }
       update(sha, "\0" + script + "\0");
       sha.update(scriptBytes(script));
     }
