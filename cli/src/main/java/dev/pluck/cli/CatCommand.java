@@ -13,12 +13,19 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code pluck cat}: a file's bytes, from a volume, to stdout. */
 @Command(name = "cat", mixinStandardHelpOptions = true, description = "Write a file of a volume to standard output.")
 final class CatCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Mixin FilesystemOptions filesystem = new FilesystemOptions();
+
   @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it).")
   String source;
 
@@ -35,7 +42,7 @@ final class CatCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     List<String> all = new ArrayList<>(List.of(source));
     all.addAll(moreDisks);
-    try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume))) {
+    try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume), filesystem.open(spec.commandLine().getErr()))) {
       Entry e = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
       if (e.type() != dev.pluck.fs.EntryType.FILE) {
         throw new IOException(path + " on volume " + volume + " is a " + e.type().label() + ", not a regular file");

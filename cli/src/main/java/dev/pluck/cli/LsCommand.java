@@ -3,18 +3,18 @@ package dev.pluck.cli;
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.FileSystem;
 import dev.pluck.fs.FileSystems;
+import dev.pluck.fs.TreeWalk;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -24,6 +24,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "ls", mixinStandardHelpOptions = true, description = "List a directory of a volume (like ls -l), or the whole tree with -R.")
 final class LsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
+
+  @Mixin FilesystemOptions filesystem = new FilesystemOptions();
 
   @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it).")
   String source;
@@ -50,7 +52,7 @@ final class LsCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     List<String> all = new ArrayList<>(List.of(source));
     all.addAll(moreDisks);
-    try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume))) {
+    try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume), filesystem.open(spec.commandLine().getErr()))) {
       Entry start = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
       // Long listings: one buffered writer, flushed at the end, not a flush per line.
       PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
@@ -60,28 +62,14 @@ final class LsCommand implements Callable<Integer> {
         if (recursive) {
           print(out, start);
         }
-        walk(fs, start, out, new HashSet<>());
+        TreeWalk.walk(fs, start, e -> {
+          print(out, e);
+          return recursive;
+        });
       }
       out.flush();
     }
     return 0;
-  }
-
-  private void walk(FileSystem fs, Entry dir, PrintWriter out, Set<Long> seen) throws IOException {
-    if (!seen.add(dir.inode())) {
-      throw new IOException("directory cycle: " + dir.path() + " (inode " + dir.inode() + ") is its own ancestor");
-    }
-    List<Entry> subdirs = new ArrayList<>();
-    fs.list(dir, e -> {
-      print(out, e);
-      if (recursive && e.isDirectory()) {
-        subdirs.add(e);
-      }
-    });
-    for (Entry d : subdirs) {
-      walk(fs, d, out, seen);
-    }
-    seen.remove(dir.inode());
   }
 
   private void print(PrintWriter out, Entry e) {

@@ -3,6 +3,7 @@ package dev.pluck.fs;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.channels.SeekableByteChannel;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -23,6 +24,22 @@ public interface FileSystem extends Closeable {
 
   /** A regular file's bytes (holes and unwritten extents read as zeros). */
   SeekableByteChannel open(Entry file) throws IOException;
+
+  /**
+   * Where a regular file's bytes are, in file order, covering [0, size): data, unwritten and
+   * compressed stretches on the volume, holes, inline data.
+   */
+  List<FileExtent> extents(Entry file) throws IOException;
+
+  /** The volume bytes the filesystem uses (files, directories, metadata), in order, merged. */
+  List<VolumeRange> allocatedRanges() throws IOException;
+
+  /**
+   * The volume bytes that are filesystem metadata as far as the format fixes them (superblocks,
+   * descriptor tables, bitmaps, inode tables, the journal), in order, merged. Directories are not
+   * included: finding them needs a walk of the whole tree.
+   */
+  List<VolumeRange> metadataRanges() throws IOException;
 
   /** What the volume says of itself. */
   VolumeInfo info();

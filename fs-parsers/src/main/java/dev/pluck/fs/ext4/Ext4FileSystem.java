@@ -1,10 +1,14 @@
 package dev.pluck.fs.ext4;
 
-import dev.pluck.fs.LittleEndian;
-
+import dev.pluck.fs.Crc32c;
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.EntryType;
+import dev.pluck.fs.FileExtent;
 import dev.pluck.fs.FileSystem;
+import dev.pluck.fs.FileSystemException;
+import dev.pluck.fs.LittleEndian;
+import dev.pluck.fs.OpenOptions;
+import dev.pluck.fs.VolumeRange;
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.CachingBlockDevice;
 import java.io.IOException;
@@ -12,10 +16,12 @@ import java.nio.ByteBuffer;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -27,28 +33,151 @@ public final class Ext4FileSystem implements FileSystem {
   static final long ROOT_INODE = 2;
   /** The longest symlink target read (PATH_MAX). */
   static final int MAX_SYMLINK = 4096;
+  /** The metadata cache in front of the volume. */
+  static final long CACHE_BYTES = 8L << 20;
+  /** A directory block's checksum lives in a fake last entry of this length, file type 0xDE. */
+  static final int DIRENT_TAIL = 12;
 
   private final BlockDevice device;
   private final Superblock sb;
   private final int bs;
+  private final OpenOptions options;
+  private final JournalOverlay journal;
   private final Map<Long, byte[]> descriptorBlocks = new java.util.HashMap<>();
 
-  private Ext4FileSystem(BlockDevice device, Superblock sb) {
+  private Ext4FileSystem(BlockDevice device, Superblock sb, OpenOptions options, JournalOverlay journal) {
     this.device = device;
     this.sb = sb;
     this.bs = sb.blockSize();
+    this.options = options;
+    this.journal = journal;
   }
 
   public static Ext4FileSystem open(BlockDevice volume) throws IOException {
+    return open(volume, OpenOptions.DEFAULT);
+  }
+
+  /**
+   * Opens the filesystem: the primary superblock, or the first backup when the primary is
+   * unreadable or fails its checksum; then, when the superblock says the journal needs recovery,
+   * the journal replayed into an in-memory overlay (see {@link #replayedRanges()}).
+   */
+  public static Ext4FileSystem open(BlockDevice volume, OpenOptions options) throws IOException {
     if (volume.size() < 2048) {
       throw new Ext4CorruptException("superblock", "at byte 1024", "volume of " + volume.size() + " bytes is too small");
     }
-    Superblock sb = Superblock.parse(volume.read(Superblock.OFFSET, 1024));
+    Superblock sb = superblock(volume, options);
+    Ext4FileSystem raw = new Ext4FileSystem(CachingBlockDevice.of(volume, CACHE_BYTES), sb, options, null);
+    if (!sb.has(Superblock.INCOMPAT_RECOVER)) {
+      return raw;
+    }
+    if (!sb.hasJournal() || sb.journalInode() == 0) {
+      options.warnings().accept("ext4: needs recovery but has no internal journal; reading it as it is");
+      return raw;
+    }
+    TreeMap<Long, JournalReplay.Replaced> replaced = raw.replayJournal();
+    if (replaced.isEmpty()) {
+      return raw;
+    }
+    JournalOverlay overlay = new JournalOverlay(volume, sb.blockSize(), replaced);
+    Superblock replayed = Superblock.parse(overlay.read(Superblock.OFFSET, 1024));
+    return new Ext4FileSystem(CachingBlockDevice.of(overlay, CACHE_BYTES), replayed, options, overlay);
+  }
+
+  private static Superblock superblock(BlockDevice volume, OpenOptions options) throws IOException {
+    Superblock primary = null;
+    String problem;
+    try {
+      primary = Superblock.parse(volume.read(Superblock.OFFSET, 1024));
+      checkFits(primary, volume, Superblock.OFFSET);
+      if (primary.checksumValid()) {
+        return primary;
+      }
+      problem = "checksum mismatch";
+    } catch (Ext4CorruptException e) {
+      problem = e.getMessage();
+    }
+    // The first backup is at the start of group 1; its place depends on the unknown block size.
+    for (int size = 1024; size <= 65536; size <<= 1) {
+      long at = (size == 1024 ? 8193L : 8L * size) * size;
+      if (at + 1024 > volume.size()) {
+        break;
+      }
+      try {
+        Superblock backup = Superblock.parse(volume.read(at, 1024), at);
+        checkFits(backup, volume, at);
+        if (backup.blockSize() == size && backup.groupNumber() == 1 && backup.checksumValid()) {
+          options.warnings().accept("ext4 superblock at byte 1024: " + problem + "; using the backup at byte " + at);
+          return backup;
+        }
+      } catch (Ext4CorruptException e) {
+        // not a backup here: try the next block size
+      }
+    }
+    if (primary != null && !options.strict()) {
+      options.warnings().accept("ext4 superblock at byte 1024: checksum mismatch and no valid backup; using it anyway");
+      return primary;
+    }
+    throw new Ext4CorruptException("superblock", "at byte 1024", problem + ", and no valid backup superblock in group 1");
+  }
+
+  private static void checkFits(Superblock sb, BlockDevice volume, long at) throws Ext4CorruptException {
     if (sb.blocksCount() * (long) sb.blockSize() > volume.size() + sb.blockSize()) {
-      throw new Ext4CorruptException("superblock", "at byte 1024", sb.blocksCount() + " blocks of " + sb.blockSize()
+      throw new Ext4CorruptException("superblock", "at byte " + at, sb.blocksCount() + " blocks of " + sb.blockSize()
           + " bytes do not fit a volume of " + volume.size() + " bytes");
     }
-    return new Ext4FileSystem(CachingBlockDevice.of(volume, 8L << 20), sb);
+  }
+
+  private TreeMap<Long, JournalReplay.Replaced> replayJournal() throws IOException {
+    Inode inode = inode(sb.journalInode());
+    List<ExtentTree.Run> runs = runs(inode);
+    long journalBlocks = inode.size() / bs;
+    JournalReplay.LogReader log = new JournalReplay.LogReader() {
+      @Override
+      public byte[] block(long n) throws IOException {
+        return device.read(volumeOffset(n), bs);
+      }
+
+      @Override
+      public long volumeOffset(long n) throws IOException {
+        if (n < 0 || n >= journalBlocks) {
+          throw new Ext4CorruptException("journal", "inode " + inode.number(), "log block " + n + " outside its " + journalBlocks + " blocks");
+        }
+        ExtentTree.Run r = ExtentTree.find(runs, n);
+        if (r == null || r.unwritten()) {
+          throw new Ext4CorruptException("journal", "inode " + inode.number(), "log block " + n + " is not mapped");
+        }
+        return (r.physical() + n - r.logical()) * bs;
+      }
+    };
+    TreeMap<Long, JournalReplay.Replaced> out = JournalReplay.replay(log.block(0), log, sb.blocksCount(), options.strict(), options.warnings());
+    options.warnings().accept("ext4: replayed the journal in memory (" + out.size() + " blocks), as a mount would");
+    return out;
+  }
+
+  /**
+   * The volume byte ranges the journal replay replaced (empty when nothing needed recovery): what
+   * pluck read differs there from the volume's bytes, so a change-tracking caller counts them as
+   * changed.
+   */
+  public List<VolumeRange> replayedRanges() {
+    if (journal == null) {
+      return List.of();
+    }
+    List<VolumeRange> out = new ArrayList<>();
+    for (long block : journal.replaced().keySet()) {
+      out.add(new VolumeRange(block * bs, bs));
+    }
+    return VolumeRange.coalesce(out);
+  }
+
+  /** The volume as this reader sees it: after the journal replay, through the cache. */
+  BlockDevice view() {
+    return device;
+  }
+
+  Superblock superblock() {
+    return sb;
   }
 
   @Override
@@ -58,6 +187,14 @@ public final class Ext4FileSystem implements FileSystem {
     return new VolumeInfo(type, sb.label(), sb.uuid(), bs, sb.blocksCount() * bs, sb.freeBlocks() * bs);
   }
 
+  /** A checksum that does not match: an error in strict mode, else a warning and the data is used. */
+  private void checksumMismatch(String structure, String where) throws Ext4CorruptException {
+    if (options.strict()) {
+      throw new Ext4CorruptException(structure, where, "checksum mismatch");
+    }
+    options.warnings().accept("ext4 " + structure + " " + where + ": checksum mismatch");
+  }
+
   byte[] block(long number) throws IOException {
     if (number < 0 || number >= sb.blocksCount()) {
       throw new Ext4CorruptException("block", Long.toString(number), "outside the filesystem of " + sb.blocksCount() + " blocks");
@@ -65,73 +202,98 @@ public final class Ext4FileSystem implements FileSystem {
     return device.read(number * bs, bs);
   }
 
-  private boolean hasSuperblockBackup(long group) {
-    if (group <= 1 || (sb.roCompat() & 0x1) == 0) {  // without sparse_super every group has one
-      return true;
-    }
-    for (long base : new long[] {3, 5, 7}) {
-      long p = base;
-      while (p < group) {
-        p *= base;
-      }
-      if (p == group) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  /** Where group {@code g}'s descriptor lies: the block, and the byte within it. */
-  private byte[] descriptor(long g) throws IOException {
+  /** Group {@code g}'s descriptor, checked against its checksum. */
+  GroupDescriptor descriptor(long g) throws IOException {
     if (g < 0 || g >= sb.groupCount()) {
       throw new Ext4CorruptException("group descriptor", Long.toString(g), "beyond the " + sb.groupCount() + " groups");
     }
     int perBlock = bs / sb.descSize();
-    long metaGroup = g / perBlock;
-    long blockNo;
-    if (sb.has(Superblock.INCOMPAT_META_BG) && metaGroup >= sb.firstMetaBg()) {
-      long first = metaGroup * perBlock;
-      blockNo = sb.firstDataBlock() + first * sb.blocksPerGroup() + (hasSuperblockBackup(first) ? 1 : 0);
-    } else {
-      blockNo = sb.firstDataBlock() + 1 + metaGroup;
-    }
+    long blockNo = descriptorBlock(g / perBlock);
     byte[] block = descriptorBlocks.get(blockNo);
-    if (block == null) {
+    boolean fresh = block == null;
+    if (fresh) {
       block = block(blockNo);
       if (descriptorBlocks.size() < 4096) {
         descriptorBlocks.put(blockNo, block);
       }
     }
-    int at = (int) (g % perBlock) * sb.descSize();
-    return java.util.Arrays.copyOfRange(block, at, at + sb.descSize());
+    GroupDescriptor d = GroupDescriptor.parse(g, block, (int) (g % perBlock) * sb.descSize(), sb);
+    if (!d.checksumValid() && fresh) {
+      checksumMismatch("group descriptor", Long.toString(g) + " in block " + blockNo);
+    }
+    return d;
   }
 
-  /** Reads inode {@code n} (1-based). */
+  /**
+   * The block holding the descriptors of meta group {@code m} (one block's worth of groups): right
+   * after the superblock copy of the group that holds the superblock in use, or with meta_bg in
+   * the first group of the meta group itself.
+   */
+  private long descriptorBlock(long m) {
+    int perBlock = bs / sb.descSize();
+    if (sb.has(Superblock.INCOMPAT_META_BG) && m >= sb.firstMetaBg()) {
+      long first = m * perBlock;
+      return groupStart(first) + (sb.hasBackup(first) ? 1 : 0);
+    }
+    return groupStart(sb.groupNumber()) + 1 + m;
+  }
+
+  private long groupStart(long g) {
+    return sb.firstDataBlock() + g * sb.blocksPerGroup();
+  }
+
+  /** Reads inode {@code n} (1-based), checked against its checksum. */
   Inode inode(long n) throws IOException {
     if (n < 1 || n > sb.inodesCount()) {
       throw new Ext4CorruptException("inode", Long.toString(n), "outside 1.." + sb.inodesCount());
     }
     long group = (n - 1) / sb.inodesPerGroup();
     long index = (n - 1) % sb.inodesPerGroup();
-    byte[] d = descriptor(group);
-    long table = LittleEndian.u32(d, 0x8) | (sb.descSize() >= 64 ? LittleEndian.u32(d, 0x28) << 32 : 0);  // bg_inode_table_lo/hi
+    long table = descriptor(group).inodeTable();
     long at = Math.addExact(Math.multiplyExact(table, (long) bs), index * sb.inodeSize());
     if (table == 0 || at + sb.inodeSize() > sb.blocksCount() * bs) {
       throw new Ext4CorruptException("group descriptor", Long.toString(group), "inode table at block " + table + " outside the filesystem");
     }
-    return Inode.parse(n, device.read(at, sb.inodeSize()));
+    Inode inode = Inode.parse(n, device.read(at, sb.inodeSize()));
+    if (sb.metadataCsum() && !inode.checksumValid(sb.checksumSeed())) {
+      checksumMismatch("inode", n + " at byte " + at);
+    }
+    return inode;
   }
 
   List<ExtentTree.Run> runs(Inode inode) throws IOException {
     if (inode.has(Inode.EXT4_EXTENTS_FL)) {
-      return ExtentTree.extents(inode, this::block, sb.blocksCount());
+      return ExtentTree.extents(inode, n -> extentBlock(inode, n), sb.blocksCount());
     }
     long fileBlocks = (inode.size() + bs - 1) / bs;
     return ExtentTree.blockMap(inode, this::block, sb.blocksCount(), bs, fileBlocks);
   }
 
+  /** A non-root node of an inode's extent tree; its tail after eh_max entries is a checksum. */
+  private byte[] extentBlock(Inode inode, long n) throws IOException {
+    byte[] b = block(n);
+    if (sb.metadataCsum()) {
+      int tail = 12 + 12 * LittleEndian.u16(b, 4);
+      if (tail + 4 <= b.length && Crc32c.update(inode.checksumSeed(sb.checksumSeed()), b, 0, tail) != (int) LittleEndian.u32(b, tail)) {
+        checksumMismatch("extent block", n + " of inode " + inode.number());
+      }
+    }
+    return b;
+  }
+
   Map<String, byte[]> xattrs(Inode inode) throws IOException {
-    byte[] external = inode.fileAcl() != 0 ? block(inode.fileAcl()) : null;
+    byte[] external = null;
+    if (inode.fileAcl() != 0) {
+      external = block(inode.fileAcl());
+      if (sb.metadataCsum() && LittleEndian.u32(external, 0) == Xattrs.MAGIC) {
+        byte[] copy = external.clone();
+        java.util.Arrays.fill(copy, Xattrs.H_CHECKSUM, Xattrs.H_CHECKSUM + 4, (byte) 0);
+        int seed = Crc32c.updateLe32(Crc32c.updateLe32(sb.checksumSeed(), inode.fileAcl()), inode.fileAcl() >>> 32);
+        if (Crc32c.update(seed, copy) != (int) LittleEndian.u32(external, Xattrs.H_CHECKSUM)) {
+          checksumMismatch("xattr block", inode.fileAcl() + " of inode " + inode.number());
+        }
+      }
+    }
     return Xattrs.of(inode, external);
   }
 
@@ -218,10 +380,40 @@ public final class Ext4FileSystem implements FileSystem {
         if (r.unwritten()) {
           continue;
         }
-        byte[] b = block(r.physical() + i);
-        parseBlock(b, 0, b.length, dir, r.physical() + i, each);
+        long n = r.physical() + i;
+        byte[] b = block(n);
+        int end = b.length;
+        if (sb.metadataCsum() && hasDirentTail(b)) {
+          end -= DIRENT_TAIL;
+          if (Crc32c.update(dir.checksumSeed(sb.checksumSeed()), b, 0, end) != (int) LittleEndian.u32(b, end + 8)) {
+            checksumMismatch("directory block", n + " of inode " + dir.number());
+          }
+        }
+        parseBlock(b, 0, end, dir, n, each);
       }
     }
+  }
+
+  /**
+   * Whether a leaf block ends in the fake entry holding its checksum (inode 0, length 12, no
+   * name, type 0xDE) that the chain of record lengths reaches. An htree node block has none; its
+   * last bytes may still hold an old leaf's tail, which the chain then does not reach.
+   */
+  private static boolean hasDirentTail(byte[] b) {
+    int t = b.length - DIRENT_TAIL;
+    if (LittleEndian.u32(b, t) != 0 || LittleEndian.u16(b, t + 4) != DIRENT_TAIL || LittleEndian.u8(b, t + 6) != 0
+        || LittleEndian.u8(b, t + 7) != 0xDE) {
+      return false;
+    }
+    int p = 0;
+    while (p < t) {
+      int len = LittleEndian.u16(b, p + 4);
+      if (len < 8) {
+        return false;
+      }
+      p += len;
+    }
+    return p == t;
   }
 
   private void parseBlock(byte[] b, int from, int to, Inode dir, long blockNo, DirentConsumer each) throws Ext4CorruptException {
@@ -240,15 +432,14 @@ public final class Ext4FileSystem implements FileSystem {
             + (blockNo >= 0 ? " in block " + blockNo : " (inline)") + " at byte " + p,
             "record length " + recLen + " with a name of " + nameLen + " bytes");
       }
-      if (ino != 0) {
-        String name = new String(b, p + 8, nameLen, StandardCharsets.UTF_8);
-        if (!name.equals(".") && !name.equals("..")) {
-          if (ino > sb.inodesCount()) {
-            throw new Ext4CorruptException("directory entry", "of inode " + dir.number() + " at byte " + p,
-                "names inode " + ino + " beyond " + sb.inodesCount());
-          }
-          each.accept(name, ino, type);
+      boolean dots = (nameLen == 1 || nameLen == 2) && b[p + 8] == '.' && (nameLen == 1 || b[p + 9] == '.');
+      if (ino != 0 && !dots) {
+        if (ino > sb.inodesCount()) {
+          throw new Ext4CorruptException("directory entry", "of inode " + dir.number() + " at byte " + p,
+              "names inode " + ino + " beyond " + sb.inodesCount());
         }
+        String name = dir.has(Inode.EXT4_ENCRYPT_FL) ? EncryptedName.of(b, p + 8, nameLen) : new String(b, p + 8, nameLen, StandardCharsets.UTF_8);
+        each.accept(name, ino, type);
       }
       p += recLen;
     }
@@ -285,7 +476,8 @@ public final class Ext4FileSystem implements FileSystem {
         minor = (int) ((nw & 0xff) | ((nw >> 12) & 0xfff00));
       }
     }
-    return new Entry(path, inode.number(), type, inode.size(), inode.mode() & 07777, inode.uid(), inode.gid(), inode.linksCount(),
+    long size = type == EntryType.SYMLINK && inode.has(Inode.EXT4_ENCRYPT_FL) ? target.length() : inode.size();
+    return new Entry(path, inode.number(), type, size, inode.mode() & 07777, inode.uid(), inode.gid(), inode.linksCount(),
         inode.atime(), inode.mtime(), inode.ctime(), inode.crtime(), target, major, minor, xattrs, inode.flags());
   }
 
@@ -308,12 +500,24 @@ public final class Ext4FileSystem implements FileSystem {
         }
       }
     }
+    if (inode.has(Inode.EXT4_ENCRYPT_FL)) {
+      // struct fscrypt_symlink_data: a 16-bit length, then the ciphertext
+      int len = n >= 2 ? LittleEndian.u16(bytes, 0) : -1;
+      if (len < 0 || 2 + len > n) {
+        throw new Ext4CorruptException("encrypted symlink", "inode " + inode.number(), "ciphertext of " + len + " bytes in " + n);
+      }
+      return EncryptedName.of(bytes, 2, len);
+    }
     return new String(bytes, StandardCharsets.UTF_8);
   }
 
   @Override
   public SeekableByteChannel open(Entry file) throws IOException {
-    return channel(inode(file.inode()));
+    Inode inode = inode(file.inode());
+    if (inode.has(Inode.EXT4_ENCRYPT_FL)) {
+      throw new FileSystemException("ext4 inode " + inode.number() + " (" + file.path() + ") is encrypted (fscrypt); pluck does not decrypt");
+    }
+    return channel(inode);
   }
 
   private SeekableByteChannel channel(Inode inode) throws IOException {
@@ -322,6 +526,138 @@ public final class Ext4FileSystem implements FileSystem {
       return new FileChannel(inode.size(), List.of(), data);
     }
     return new FileChannel(inode.size(), runs(inode), null);
+  }
+
+  @Override
+  public List<FileExtent> extents(Entry file) throws IOException {
+    Inode inode = inode(file.inode());
+    if (inode.fileType() != Inode.S_IFREG) {
+      throw new FileSystemException("ext4 inode " + inode.number() + " (" + file.path() + ") is not a regular file");
+    }
+    long size = inode.size();
+    List<FileExtent> out = new ArrayList<>();
+    if (inode.has(Inode.EXT4_INLINE_DATA_FL)) {
+      if (size > 0) {
+        out.add(new FileExtent(0, -1, size, FileExtent.Kind.INLINE));
+      }
+      return out;
+    }
+    long pos = 0;
+    for (ExtentTree.Run r : runs(inode)) {
+      long start = r.logical() * bs;
+      if (start >= size) {
+        break;
+      }
+      if (start > pos) {
+        out.add(new FileExtent(pos, -1, start - pos, FileExtent.Kind.HOLE));
+      }
+      long length = Math.min(r.length() * bs, size - start);
+      out.add(new FileExtent(start, r.physical() * bs, length, r.unwritten() ? FileExtent.Kind.UNWRITTEN : FileExtent.Kind.DATA));
+      pos = start + length;
+    }
+    if (pos < size) {
+      out.add(new FileExtent(pos, -1, size - pos, FileExtent.Kind.HOLE));
+    }
+    return out;
+  }
+
+  /**
+   * From the block bitmaps, in clusters with bigalloc; a group whose bitmap was never initialised
+   * (BLOCK_UNINIT) uses only its metadata. Bytes before the first group (the boot block of 1 KiB
+   * block filesystems) count as used.
+   */
+  @Override
+  public List<VolumeRange> allocatedRanges() throws IOException {
+    List<long[]> meta = metadataBlocks();
+    List<VolumeRange> out = new ArrayList<>();
+    if (sb.firstDataBlock() > 0) {
+      out.add(new VolumeRange(0, sb.firstDataBlock() * bs));
+    }
+    int ratio = sb.clusterSize() / bs;
+    long clustersPerGroup = sb.blocksPerGroup() / ratio;
+    for (long g = 0; g < sb.groupCount(); g++) {
+      GroupDescriptor d = descriptor(g);
+      long start = groupStart(g);
+      long end = Math.min(sb.blocksCount(), start + sb.blocksPerGroup());
+      if ((d.flags() & GroupDescriptor.BLOCK_UNINIT) != 0) {
+        for (long[] m : meta) {
+          long from = Math.max(m[0], start);
+          long to = Math.min(m[0] + m[1], end);
+          if (from < to) {
+            out.add(new VolumeRange(from * bs, (to - from) * bs));
+          }
+        }
+        continue;
+      }
+      byte[] bitmap = block(d.blockBitmap());
+      if (sb.metadataCsum()) {
+        int crc = Crc32c.update(sb.checksumSeed(), bitmap, 0, (int) (clustersPerGroup / 8));
+        long stored = d.blockBitmapChecksum();
+        if ((sb.descSize() >= 64 ? crc & 0xFFFFFFFFL : crc & 0xFFFF) != stored) {
+          checksumMismatch("block bitmap", "of group " + g + " in block " + d.blockBitmap());
+        }
+      }
+      long runStart = -1;
+      long clusters = Math.min(clustersPerGroup, ((end - start) + ratio - 1) / ratio);
+      for (long c = 0; c <= clusters; c++) {
+        boolean used = c < clusters && (bitmap[(int) (c >>> 3)] & (1 << (c & 7))) != 0;
+        if (used && runStart < 0) {
+          runStart = c;
+        } else if (!used && runStart >= 0) {
+          long from = start + runStart * ratio;
+          long to = Math.min(end, start + c * ratio);
+          out.add(new VolumeRange(from * bs, (to - from) * bs));
+          runStart = -1;
+        }
+      }
+    }
+    out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
+    return VolumeRange.coalesce(out);
+  }
+
+  @Override
+  public List<VolumeRange> metadataRanges() throws IOException {
+    List<VolumeRange> out = new ArrayList<>();
+    for (long[] m : metadataBlocks()) {
+      out.add(new VolumeRange(m[0] * bs, m[1] * bs));
+    }
+    return VolumeRange.coalesce(out);
+  }
+
+  /**
+   * Metadata as block runs {start, count}, sorted: superblock and descriptor copies (with the
+   * reserved descriptor blocks of resize_inode), bitmaps and inode tables of every group, and the
+   * journal.
+   */
+  private List<long[]> metadataBlocks() throws IOException {
+    List<long[]> out = new ArrayList<>();
+    int perBlock = bs / sb.descSize();
+    long descriptorBlocks = (sb.groupCount() + perBlock - 1) / perBlock;
+    long classic = sb.has(Superblock.INCOMPAT_META_BG) ? Math.min(sb.firstMetaBg(), descriptorBlocks) : descriptorBlocks;
+    long inodeTableBlocks = (sb.inodesPerGroup() * sb.inodeSize() + bs - 1) / bs;
+    for (long g = 0; g < sb.groupCount(); g++) {
+      if (sb.hasBackup(g)) {
+        out.add(new long[] {groupStart(g), 1 + classic + sb.reservedGdtBlocks()});
+      }
+      if (sb.has(Superblock.INCOMPAT_META_BG)) {
+        long m = g / perBlock;
+        long inMeta = g % perBlock;
+        if (m >= sb.firstMetaBg() && (inMeta == 0 || inMeta == 1 || inMeta == perBlock - 1)) {
+          out.add(new long[] {groupStart(g) + (sb.hasBackup(g) ? 1 : 0), 1});
+        }
+      }
+      GroupDescriptor d = descriptor(g);
+      out.add(new long[] {d.blockBitmap(), 1});
+      out.add(new long[] {d.inodeBitmap(), 1});
+      out.add(new long[] {d.inodeTable(), inodeTableBlocks});
+    }
+    if (sb.hasJournal() && sb.journalInode() != 0) {
+      for (ExtentTree.Run r : runs(inode(sb.journalInode()))) {
+        out.add(new long[] {r.physical(), r.length()});
+      }
+    }
+    out.sort(java.util.Comparator.comparingLong(r -> r[0]));
+    return out;
   }
 
   /** A file's bytes through its runs: holes and unwritten extents read as zeros. */
@@ -380,20 +716,7 @@ public final class Ext4FileSystem implements FileSystem {
     }
 
     private ExtentTree.Run find(long block) {
-      int lo = 0;
-      int hi = runs.size() - 1;
-      while (lo <= hi) {
-        int mid = (lo + hi) >>> 1;
-        ExtentTree.Run r = runs.get(mid);
-        if (block < r.logical()) {
-          hi = mid - 1;
-        } else if (block >= r.logical() + r.length()) {
-          lo = mid + 1;
-        } else {
-          return r;
-        }
-      }
-      return null;
+      return ExtentTree.find(runs, block);
     }
 
     private long next(long block) {

@@ -19,8 +19,11 @@ final class ExtentTree {
 
   static final int EH_MAGIC = 0xF30A;
   static final int MAX_DEPTH = 5;
-  /** A file maps at most this many runs (a fully fragmented 16 TiB file would have more; ext4 caps files well before). */
-  static final int MAX_RUNS = 50_000_000;
+  /**
+   * A file maps at most this many runs: 2,000,000 runs already means a file in pieces of a few
+   * blocks; the cap keeps a hostile block map from filling the heap.
+   */
+  static final int MAX_RUNS = 2_000_000;
 
   private ExtentTree() {}
 
@@ -74,6 +77,24 @@ final class ExtentTree {
         walk(reader.block(leaf), inode, reader, blocksCount, out, depth - 1, seen, "block " + leaf);
       }
     }
+  }
+
+  /** The run holding logical block {@code block} of runs sorted by logical block, or null (a hole). */
+  static Run find(List<Run> runs, long block) {
+    int lo = 0;
+    int hi = runs.size() - 1;
+    while (lo <= hi) {
+      int mid = (lo + hi) >>> 1;
+      Run r = runs.get(mid);
+      if (block < r.logical()) {
+        hi = mid - 1;
+      } else if (block >= r.logical() + r.length()) {
+        lo = mid + 1;
+      } else {
+        return r;
+      }
+    }
+    return null;
   }
 
   /** The ext2/ext3 block map: 12 direct pointers, then single, double and triple indirect blocks. */

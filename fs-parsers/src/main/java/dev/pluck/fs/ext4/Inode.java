@@ -1,11 +1,12 @@
 package dev.pluck.fs.ext4;
 
+import dev.pluck.fs.Crc32c;
 import dev.pluck.fs.LittleEndian;
 
 import java.time.Instant;
 
 /** An ext4 inode ("struct ext4_inode"), parsed from its on-disk bytes. */
-record Inode(long number, int mode, long uid, long gid, long size, long linksCount, long flags, long fileAcl,
+record Inode(long number, int mode, long uid, long gid, long size, long linksCount, long flags, long fileAcl, long generation,
     Instant atime, Instant mtime, Instant ctime, Instant crtime, byte[] block, byte[] raw, int extraIsize) {
   static final int I_MODE = 0x0;
   static final int I_UID = 0x2;
@@ -17,10 +18,13 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
   static final int I_LINKS_COUNT = 0x1A;
   static final int I_FLAGS = 0x20;
   static final int I_BLOCK = 0x28;        // 60 bytes: extent tree root, block map, inline data or fast symlink
+  static final int I_GENERATION = 0x64;
   static final int I_FILE_ACL_LO = 0x68;
   static final int I_SIZE_HIGH = 0x6C;
   static final int I_FILE_ACL_HIGH = 0x76;
   static final int I_UID_HIGH = 0x78;
+  static final int I_CHECKSUM_LO = 0x7C;  // with metadata_csum: crc32c(seed, number, generation, inode)
+  static final int I_CHECKSUM_HI = 0x82;  // the upper half, when the extra fields reach it
   static final int I_GID_HIGH = 0x7A;
   static final int I_EXTRA_ISIZE = 0x80;
   static final int I_CTIME_EXTRA = 0x84;
@@ -33,6 +37,7 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
   static final long EXT4_INLINE_DATA_FL = 0x10000000;
   static final long EXT4_INDEX_FL = 0x1000;
   static final long EXT4_ENCRYPT_FL = 0x800;
+  static final long EXT4_CASEFOLD_FL = 0x40000000;
 
   static final int S_IFMT = 0xF000;
   static final int S_IFSOCK = 0xC000;
@@ -53,7 +58,7 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
     byte[] block = java.util.Arrays.copyOfRange(b, I_BLOCK, I_BLOCK + 60);
     return new Inode(number, LittleEndian.u16(b, I_MODE), LittleEndian.u16(b, I_UID) | (long) LittleEndian.u16(b, I_UID_HIGH) << 16,
         LittleEndian.u16(b, I_GID) | (long) LittleEndian.u16(b, I_GID_HIGH) << 16, size, LittleEndian.u16(b, I_LINKS_COUNT), LittleEndian.u32(b, I_FLAGS),
-        LittleEndian.u32(b, I_FILE_ACL_LO) | (long) LittleEndian.u16(b, I_FILE_ACL_HIGH) << 32,
+        LittleEndian.u32(b, I_FILE_ACL_LO) | (long) LittleEndian.u16(b, I_FILE_ACL_HIGH) << 32, LittleEndian.u32(b, I_GENERATION),
         time(b, I_ATIME, hasExtra && extra >= 0x10 ? I_ATIME_EXTRA : -1),
         time(b, I_MTIME, hasExtra && extra >= 0xC ? I_MTIME_EXTRA : -1),
         time(b, I_CTIME, hasExtra && extra >= 0x8 ? I_CTIME_EXTRA : -1),
@@ -76,6 +81,26 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
       }
     }
     return Instant.ofEpochSecond(seconds, nanos);
+  }
+
+  /** The seed of the checksums of this inode and of the blocks it owns (extent and directory blocks). */
+  int checksumSeed(int fsSeed) {
+    return Crc32c.updateLe32(Crc32c.updateLe32(fsSeed, number), generation);
+  }
+
+  /** Whether the stored checksum matches, over the whole on-disk inode. */
+  boolean checksumValid(int fsSeed) {
+    byte[] copy = raw.clone();
+    boolean hi = extraIsize >= 4;
+    copy[I_CHECKSUM_LO] = 0;
+    copy[I_CHECKSUM_LO + 1] = 0;
+    if (hi) {
+      copy[I_CHECKSUM_HI] = 0;
+      copy[I_CHECKSUM_HI + 1] = 0;
+    }
+    int crc = Crc32c.update(checksumSeed(fsSeed), copy);
+    long stored = LittleEndian.u16(raw, I_CHECKSUM_LO) | (hi ? (long) LittleEndian.u16(raw, I_CHECKSUM_HI) << 16 : 0);
+    return hi ? (crc & 0xFFFFFFFFL) == stored : (crc & 0xFFFF) == stored;
   }
 
   int fileType() {

@@ -16,6 +16,7 @@ import java.util.Map;
 final class Xattrs {
   static final long MAGIC = 0xEA020000L;
   static final int BLOCK_HEADER = 32;
+  static final int H_CHECKSUM = 0x10;  // crc32c(seed, block number, block) with metadata_csum
   static final String INLINE_DATA = "system.data";
 
   private Xattrs() {}

@@ -1,0 +1,67 @@
+package dev.pluck.fs.ext4;
+
+import dev.pluck.nbd.BlockDevice;
+import dev.pluck.nbd.BlockSizes;
+import dev.pluck.nbd.Extent;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+
+/** A real image with bytes changed in memory only: damage without copying the image. */
+final class DamagedDevice implements BlockDevice {
+  private final BlockDevice inner;
+  private final TreeMap<Long, Byte> changed = new TreeMap<>();
+
+  DamagedDevice(BlockDevice inner) {
+    this.inner = inner;
+  }
+
+  DamagedDevice set(long offset, int value) {
+    changed.put(offset, (byte) value);
+    return this;
+  }
+
+  DamagedDevice set(long offset, byte[] bytes) {
+    for (int i = 0; i < bytes.length; i++) {
+      set(offset + i, bytes[i]);
+    }
+    return this;
+  }
+
+  DamagedDevice setLe32(long offset, long value) {
+    for (int i = 0; i < 4; i++) {
+      set(offset + i, (int) (value >>> (8 * i)));
+    }
+    return this;
+  }
+
+  @Override public long size() { return inner.size(); }
+  @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
+  @Override public boolean isReadOnly() { return true; }
+  @Override public Set<String> metaContexts() { return inner.metaContexts(); }
+
+  @Override
+  public List<Extent> blockStatus(String context, long offset, long length) throws IOException {
+    return inner.blockStatus(context, offset, length);
+  }
+
+  @Override
+  public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+    int length = dst.remaining();
+    ByteBuffer view = dst.duplicate();
+    return inner.readAsync(offset, dst).thenRun(() -> {
+      for (Map.Entry<Long, Byte> e : changed.subMap(offset, offset + length).entrySet()) {
+        view.put(view.position() + (int) (e.getKey() - offset), e.getValue());
+      }
+    });
+  }
+
+  @Override
+  public void close() {
+    // the image belongs to the test
+  }
+}
