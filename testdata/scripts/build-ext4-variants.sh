@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ext4 variants, each a bare filesystem (volume "disk") for what the
 # features image cannot hold at once:
-#   meta_bg    1 KiB blocks, meta_bg without resize_inode: group descriptors
+#   meta_bg    1 KiB blocks, meta_bg without resize_inode, sparse_super2 (two
+#              backup superblocks only): group descriptors
 #              spread over the groups (64bit, so 16 per block)
 #   bigalloc   4 KiB blocks in 64 KiB clusters
 #   encrypt    fscrypt v2 policy on /secret (files, a subdirectory, a
@@ -60,7 +61,7 @@ oracle_of() {
 case "$VARIANT" in
 meta_bg)
   truncate -s 256M "$IMG"
-  mkfs.ext4 -q -F -b 1024 -O meta_bg,^resize_inode,64bit -L metabg "$IMG"
+  mkfs.ext4 -q -F -b 1024 -O meta_bg,^resize_inode,64bit,sparse_super2 -E num_backup_sb=2 -L metabg "$IMG"
   dumpe2fs -h "$IMG" 2>/dev/null | grep -q 'features:.*meta_bg' || die "mkfs did not set meta_bg"
   kernel_fill "$IMG" 41 600
   oracle_of "$IMG"

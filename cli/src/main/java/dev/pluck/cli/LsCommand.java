@@ -4,14 +4,16 @@ import dev.pluck.fs.Entry;
 import dev.pluck.fs.FileSystem;
 import dev.pluck.fs.FileSystems;
 import dev.pluck.fs.TreeWalk;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -67,31 +69,85 @@ final class LsCommand implements Callable<Integer> {
           return recursive;
         });
       }
+      if (generator != null) {
+        generator.flush();
+        out.println();
+      }
       out.flush();
     }
     return 0;
   }
 
-  private void print(PrintWriter out, Entry e) {
+  /** Permission bits as four octal digits ("0755"). */
+  static String octal(int mode) {
+    char[] c = new char[4];
+    for (int i = 3; i >= 0; i--) {
+      c[i] = (char) ('0' + (mode & 7));
+      mode >>>= 3;
+    }
+    return new String(c);
+  }
+
+  /** ISO-8601 UTC with nanoseconds ("2001-02-03T04:05:06.123456789Z"), without a formatter per call. */
+  static String isoTime(Instant t) {
+    LocalDateTime d = LocalDateTime.ofEpochSecond(t.getEpochSecond(), t.getNano(), ZoneOffset.UTC);
+    if (d.getYear() < 0 || d.getYear() > 9999) {
+      return ISO.format(t);
+    }
+    StringBuilder b = new StringBuilder(30);
+    pad(b, d.getYear(), 4).append('-');
+    pad(b, d.getMonthValue(), 2).append('-');
+    pad(b, d.getDayOfMonth(), 2).append('T');
+    pad(b, d.getHour(), 2).append(':');
+    pad(b, d.getMinute(), 2).append(':');
+    pad(b, d.getSecond(), 2).append('.');
+    return pad(b, d.getNano(), 9).append('Z').toString();
+  }
+
+  private static StringBuilder pad(StringBuilder b, int value, int digits) {
+    String s = Integer.toString(value);
+    for (int i = s.length(); i < digits; i++) {
+      b.append('0');
+    }
+    return b.append(s);
+  }
+
+  private JsonGenerator generator;
+
+  private void print(PrintWriter out, Entry e) throws IOException {
     if (json) {
-      Map<String, Object> m = new LinkedHashMap<>();
-      m.put("path", e.path());
-      m.put("type", e.type().label());
-      m.put("size", e.size());
-      m.put("mode", String.format("%04o", e.mode()));
-      m.put("uid", e.uid());
-      m.put("gid", e.gid());
-      m.put("mtime", ISO.format(e.mtime()));
-      m.put("nlink", e.nlink());
-      m.put("inode", e.inode());
+      // One generator for the whole listing: a map and a serializer lookup per line cost more than the reading.
+      if (generator == null) {
+        generator = Output.JSON.getFactory().createGenerator(out)
+            .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET).disable(JsonGenerator.Feature.FLUSH_PASSED_TO_STREAM);
+        generator.setRootValueSeparator(new SerializedString("\n"));
+      }
+      JsonGenerator g = generator;
+      g.writeStartObject();
+      g.writeStringField("path", e.path());
+      g.writeStringField("type", e.type().label());
+      g.writeNumberField("size", e.size());
+      g.writeStringField("mode", octal(e.mode()));
+      g.writeNumberField("uid", e.uid());
+      g.writeNumberField("gid", e.gid());
+      g.writeStringField("mtime", isoTime(e.mtime()));
+      g.writeNumberField("nlink", e.nlink());
+      g.writeNumberField("inode", e.inode());
       if (e.target() != null) {
-        m.put("target", e.target());
+        g.writeStringField("target", e.target());
       }
       if (e.type().label().endsWith("dev")) {
-        m.put("rdev", List.of(e.rdevMajor(), e.rdevMinor()));
+        g.writeArrayFieldStart("rdev");
+        g.writeNumber(e.rdevMajor());
+        g.writeNumber(e.rdevMinor());
+        g.writeEndArray();
       }
-      m.put("xattrs", e.xattrs().keySet().stream().sorted().toList());
-      Output.json(out, m);
+      g.writeArrayFieldStart("xattrs");
+      for (String name : e.xattrs().size() < 2 ? e.xattrs().keySet() : new java.util.TreeSet<>(e.xattrs().keySet())) {
+        g.writeString(name);
+      }
+      g.writeEndArray();
+      g.writeEndObject();
       return;
     }
     out.printf("%s %3d %5d %5d %12d %s %s%s%n", modeString(e), e.nlink(), e.uid(), e.gid(), e.size(), SHORT.format(e.mtime()),

@@ -56,4 +56,36 @@ class LsCatIT {
     CliRun noVolume = CliRun.of("ls", disk.image().toString(), "--volume", "p9");
     assertThat(noVolume.err()).contains("no volume p9").contains("vg0/home");
   }
+
+  @Test
+  void crashCopyIsListedAfterItsJournalAndSaysSo() throws Exception {
+    TestDisk disk = TestDisks.get("ext4-journal");
+    CliRun r = CliRun.of("ls", disk.image().toString(), "--volume", "disk", "/after-crash");
+    assertThat(r.exit()).as(r.err()).isZero();
+    assertThat(r.out()).contains("new-00.bin", "moved-large.bin");
+    assertThat(r.err()).contains("pluck: warning: ext4: replayed the journal in memory");
+  }
+
+  /** One flipped bit in an inode: a warning and the listing by default, exit 1 naming the inode with --strict. */
+  @Test
+  void strictTurnsAChecksumMismatchIntoAnError(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    TestDisk disk = TestDisks.ext4Features();
+    OracleEntry o = disk.oracle().file("disk", "/modes/m0640");
+    java.nio.file.Path copy = dir.resolve("damaged.img");
+    dev.pluck.testdata.Tools.runOk("cp", "--sparse=always", disk.image().toString(), copy.toString());
+    String stat = dev.pluck.testdata.Tools.runOk("debugfs", "-R", "imap <" + o.inode() + ">", copy.toString()).stdout();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("located at block (\\d+), offset 0x([0-9a-f]+)").matcher(stat);
+    assertThat(m.find()).as(stat).isTrue();
+    long at = Long.parseLong(m.group(1)) * 4096 + Long.parseLong(m.group(2), 16) + 0x2;  // i_uid
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(copy, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {0x77}), at);
+    }
+    CliRun lenient = CliRun.of("ls", copy.toString(), "--volume", "disk", "/modes");
+    assertThat(lenient.exit()).as(lenient.err()).isZero();
+    assertThat(lenient.out()).contains("m0640");
+    assertThat(lenient.err()).contains("pluck: warning: ext4 inode " + o.inode()).contains("checksum mismatch");
+    CliRun strict = CliRun.of("ls", copy.toString(), "--volume", "disk", "/modes", "--strict");
+    assertThat(strict.exit()).isEqualTo(1);
+    assertThat(strict.err().strip()).doesNotContain("\n").contains("inode " + o.inode()).contains("checksum mismatch");
+  }
 }

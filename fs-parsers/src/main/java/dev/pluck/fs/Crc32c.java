@@ -33,6 +33,42 @@ public final class Crc32c {
     return update(seed, b, 0, b.length);
   }
 
+  /** A running CRC from any seed, for checksums over several pieces without copying them together. */
+  public static final class Running {
+    private final CRC32C crc = new CRC32C();
+
+    public Running(int seed) {
+      if (seed != INITIAL) {
+        crc.update(bytesLeading(INITIAL, seed));
+      }
+    }
+
+    public Running update(byte[] b, int from, int to) {
+      crc.update(b, from, to - from);
+      return this;
+    }
+
+    public Running updateLe32(long value) {
+      for (int i = 0; i < 4; i++) {
+        crc.update((int) (value >>> (8 * i)) & 0xff);
+      }
+      return this;
+    }
+
+    /** Continues over {@code n} zero bytes (a checksum field left out of its own sum). */
+    public Running zeros(int n) {
+      for (int i = 0; i < n; i++) {
+        crc.update(0);
+      }
+      return this;
+    }
+
+    /** The raw register, as {@link #update(int, byte[])} returns it. */
+    public int value() {
+      return ~(int) crc.getValue();
+    }
+  }
+
   /** Continues {@code seed} over a 32-bit little-endian value (an inode number, a group). */
   public static int updateLe32(int seed, long value) {
     return update(seed, new byte[] {(byte) value, (byte) (value >> 8), (byte) (value >> 16), (byte) (value >> 24)});

@@ -17,7 +17,8 @@ class Ext4VariantsIT {
   @Test
   void metaBgSpreadsItsDescriptors() {
     String h = header("ext4-meta_bg");
-    assertThat(h).containsPattern("features:.* meta_bg").doesNotContain("resize_inode").contains("Block size:               1024");
+    assertThat(h).containsPattern("features:.* meta_bg").containsPattern("features:.* sparse_super2").doesNotContain("resize_inode")
+        .contains("Block size:               1024");
     String groups = Tools.runOk("dumpe2fs", TestDisks.get("ext4-meta_bg").image().toString()).stdout();
     // Descriptor blocks in groups far from the first: 16 descriptors per block, one block per meta group.
     assertThat(groups).contains("Group descriptor at 131073").doesNotContain("Group descriptors at");

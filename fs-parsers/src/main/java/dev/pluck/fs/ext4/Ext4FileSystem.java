@@ -37,13 +37,18 @@ public final class Ext4FileSystem implements FileSystem {
   static final long CACHE_BYTES = 8L << 20;
   /** A directory block's checksum lives in a fake last entry of this length, file type 0xDE. */
   static final int DIRENT_TAIL = 12;
+  static final int MAX_CACHED_DESCRIPTORS = 1 << 16;
 
   private final BlockDevice device;
   private final Superblock sb;
   private final int bs;
   private final OpenOptions options;
   private final JournalOverlay journal;
-  private final Map<Long, byte[]> descriptorBlocks = new java.util.HashMap<>();
+  /** Parsed descriptors of the first {@link #MAX_CACHED_DESCRIPTORS} groups (a 64 TiB filesystem of 4 KiB blocks has 524,288 groups). */
+  private final GroupDescriptor[] descriptors;
+  /** The inode table block read last: a directory's inodes are mostly neighbours. */
+  private long inodeBlockNo = -1;
+  private byte[] inodeBlock;
 
   private Ext4FileSystem(BlockDevice device, Superblock sb, OpenOptions options, JournalOverlay journal) {
     this.device = device;
@@ -51,6 +56,7 @@ public final class Ext4FileSystem implements FileSystem {
     this.bs = sb.blockSize();
     this.options = options;
     this.journal = journal;
+    this.descriptors = new GroupDescriptor[(int) Math.min(sb.groupCount(), MAX_CACHED_DESCRIPTORS)];
   }
 
   public static Ext4FileSystem open(BlockDevice volume) throws IOException {
@@ -202,24 +208,23 @@ public final class Ext4FileSystem implements FileSystem {
     return device.read(number * bs, bs);
   }
 
-  /** Group {@code g}'s descriptor, checked against its checksum. */
-  GroupDescriptor descriptor(long g) throws IOException {
+  /** Group {@code g}'s descriptor, checked against its checksum when first read. */
+  synchronized GroupDescriptor descriptor(long g) throws IOException {
     if (g < 0 || g >= sb.groupCount()) {
       throw new Ext4CorruptException("group descriptor", Long.toString(g), "beyond the " + sb.groupCount() + " groups");
     }
+    GroupDescriptor d = g < descriptors.length ? descriptors[(int) g] : null;
+    if (d != null) {
+      return d;
+    }
     int perBlock = bs / sb.descSize();
     long blockNo = descriptorBlock(g / perBlock);
-    byte[] block = descriptorBlocks.get(blockNo);
-    boolean fresh = block == null;
-    if (fresh) {
-      block = block(blockNo);
-      if (descriptorBlocks.size() < 4096) {
-        descriptorBlocks.put(blockNo, block);
-      }
-    }
-    GroupDescriptor d = GroupDescriptor.parse(g, block, (int) (g % perBlock) * sb.descSize(), sb);
-    if (!d.checksumValid() && fresh) {
+    d = GroupDescriptor.parse(g, block(blockNo), (int) (g % perBlock) * sb.descSize(), sb);
+    if (!d.checksumValid()) {
       checksumMismatch("group descriptor", Long.toString(g) + " in block " + blockNo);
+    }
+    if (g < descriptors.length) {
+      descriptors[(int) g] = d;
     }
     return d;
   }
@@ -250,11 +255,21 @@ public final class Ext4FileSystem implements FileSystem {
     long group = (n - 1) / sb.inodesPerGroup();
     long index = (n - 1) % sb.inodesPerGroup();
     long table = descriptor(group).inodeTable();
-    long at = Math.addExact(Math.multiplyExact(table, (long) bs), index * sb.inodeSize());
-    if (table == 0 || at + sb.inodeSize() > sb.blocksCount() * bs) {
+    if (table == 0 || table >= sb.blocksCount() || (table * bs + (index + 1) * sb.inodeSize()) > sb.blocksCount() * bs) {
       throw new Ext4CorruptException("group descriptor", Long.toString(group), "inode table at block " + table + " outside the filesystem");
     }
-    Inode inode = Inode.parse(n, device.read(at, sb.inodeSize()));
+    long at = table * bs + index * sb.inodeSize();
+    long blockNo = at / bs;
+    int within = (int) (at % bs);
+    byte[] block;
+    synchronized (this) {
+      if (blockNo != inodeBlockNo) {
+        inodeBlock = device.read(blockNo * bs, bs);
+        inodeBlockNo = blockNo;
+      }
+      block = inodeBlock;
+    }
+    Inode inode = Inode.parse(n, java.util.Arrays.copyOfRange(block, within, within + sb.inodeSize()));
     if (sb.metadataCsum() && !inode.checksumValid(sb.checksumSeed())) {
       checksumMismatch("inode", n + " at byte " + at);
     }
@@ -458,8 +473,11 @@ public final class Ext4FileSystem implements FileSystem {
       default -> throw new Ext4CorruptException("inode", Long.toString(inode.number()),
           String.format("file type 0%o is none of the seven", inode.fileType() >> 12));
     };
-    Map<String, byte[]> xattrs = new LinkedHashMap<>(xattrs(inode));
-    xattrs.remove(Xattrs.INLINE_DATA);
+    Map<String, byte[]> xattrs = xattrs(inode);
+    if (xattrs.containsKey(Xattrs.INLINE_DATA)) {
+      xattrs = new LinkedHashMap<>(xattrs);
+      xattrs.remove(Xattrs.INLINE_DATA);
+    }
     String target = null;
     int major = 0;
     int minor = 0;
@@ -647,6 +665,11 @@ public final class Ext4FileSystem implements FileSystem {
         }
       }
       GroupDescriptor d = descriptor(g);
+      for (long b : new long[] {d.blockBitmap(), d.inodeBitmap(), d.inodeTable() + inodeTableBlocks - 1}) {
+        if (b <= 0 || b >= sb.blocksCount()) {
+          throw new Ext4CorruptException("group descriptor", Long.toString(g), "bitmap or inode table block " + b + " outside the filesystem");
+        }
+      }
       out.add(new long[] {d.blockBitmap(), 1});
       out.add(new long[] {d.inodeBitmap(), 1});
       out.add(new long[] {d.inodeTable(), inodeTableBlocks});

@@ -88,19 +88,19 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
     return Crc32c.updateLe32(Crc32c.updateLe32(fsSeed, number), generation);
   }
 
-  /** Whether the stored checksum matches, over the whole on-disk inode. */
+  /** Whether the stored checksum matches, over the whole on-disk inode with its checksum fields as zeros. */
   boolean checksumValid(int fsSeed) {
-    byte[] copy = raw.clone();
     boolean hi = extraIsize >= 4;
-    copy[I_CHECKSUM_LO] = 0;
-    copy[I_CHECKSUM_LO + 1] = 0;
+    Crc32c.Running crc = new Crc32c.Running(fsSeed).updateLe32(number).updateLe32(generation)
+        .update(raw, 0, I_CHECKSUM_LO).zeros(2);
     if (hi) {
-      copy[I_CHECKSUM_HI] = 0;
-      copy[I_CHECKSUM_HI + 1] = 0;
+      crc.update(raw, I_CHECKSUM_LO + 2, I_CHECKSUM_HI).zeros(2).update(raw, I_CHECKSUM_HI + 2, raw.length);
+    } else {
+      crc.update(raw, I_CHECKSUM_LO + 2, raw.length);
     }
-    int crc = Crc32c.update(checksumSeed(fsSeed), copy);
     long stored = LittleEndian.u16(raw, I_CHECKSUM_LO) | (hi ? (long) LittleEndian.u16(raw, I_CHECKSUM_HI) << 16 : 0);
-    return hi ? (crc & 0xFFFFFFFFL) == stored : (crc & 0xFFFF) == stored;
+    int value = crc.value();
+    return hi ? (value & 0xFFFFFFFFL) == stored : (value & 0xFFFF) == stored;
   }
 
   int fileType() {

@@ -99,10 +99,14 @@ final class Xattrs {
 
   /** All of an inode's xattrs (in the inode, then its block); the inline-data one included. */
   static Map<String, byte[]> of(Inode inode, byte[] externalBlock) throws Ext4CorruptException {
-    Map<String, byte[]> out = new LinkedHashMap<>();
     byte[] raw = inode.raw();
     int start = 128 + inode.extraIsize();
-    if (inode.extraIsize() > 0 && start + 4 <= raw.length && LittleEndian.u32(raw, start) == MAGIC) {
+    boolean inInode = inode.extraIsize() > 0 && start + 4 <= raw.length && LittleEndian.u32(raw, start) == MAGIC;
+    if (!inInode && externalBlock == null) {
+      return Map.of();  // most inodes: no map to build
+    }
+    Map<String, byte[]> out = new LinkedHashMap<>();
+    if (inInode) {
       parse(raw, start + 4, start + 4, raw.length, out, "in inode " + inode.number());
     }
     if (externalBlock != null) {
