@@ -127,9 +127,15 @@ final class LsCommand implements Callable<Integer> {
       g.writeStringField("path", e.path());
       g.writeStringField("type", e.type().label());
       g.writeNumberField("size", e.size());
-      g.writeStringField("mode", octal(e.mode()));
-      g.writeNumberField("uid", e.uid());
-      g.writeNumberField("gid", e.gid());
+      if (e.mode() != null) {
+        g.writeStringField("mode", octal(e.mode()));
+      }
+      if (e.uid() != null) {
+        g.writeNumberField("uid", e.uid());
+      }
+      if (e.gid() != null) {
+        g.writeNumberField("gid", e.gid());
+      }
       g.writeStringField("mtime", isoTime(e.mtime()));
       g.writeNumberField("nlink", e.nlink());
       g.writeNumberField("inode", e.inode());
@@ -150,7 +156,8 @@ final class LsCommand implements Callable<Integer> {
       g.writeEndObject();
       return;
     }
-    out.printf("%s %3d %5d %5d %12d %s %s%s%n", modeString(e), e.nlink(), e.uid(), e.gid(), e.size(), SHORT.format(e.mtime()),
+    out.printf("%s %3d %5s %5s %12d %s %s%s%n", modeString(e), e.nlink(), e.uid() == null ? "-" : e.uid(), e.gid() == null ? "-" : e.gid(),
+        e.size(), SHORT.format(e.mtime()),
         recursive ? e.path() : e.name(), e.target() != null ? " -> " + e.target() : "");
   }
 
@@ -164,6 +171,9 @@ final class LsCommand implements Callable<Integer> {
       case SOCKET -> 's';
       default -> '-';
     };
+    if (e.mode() == null) {
+      return t + "?????????";  // no permission bits on this filesystem
+    }
     int m = e.mode();
     StringBuilder s = new StringBuilder().append(t);
     String rwx = "rwxrwxrwx";

@@ -41,6 +41,22 @@ public interface FileSystem extends Closeable {
    */
   List<VolumeRange> metadataRanges() throws IOException;
 
+  /** A named data stream of a file (an NTFS alternate data stream). */
+  record Stream(String name, long size) {}
+
+  /** A file's or directory's named streams, besides its main content; none on most filesystems. */
+  default List<Stream> streams(Entry entry) throws IOException {
+    return List.of();
+  }
+
+  /** A named stream's bytes ({@code stream} empty: the main content, as {@link #open(Entry)}). */
+  default SeekableByteChannel open(Entry entry, String stream) throws IOException {
+    if (stream.isEmpty()) {
+      return open(entry);
+    }
+    throw new FileSystemException(entry.path() + " has no stream named " + stream);
+  }
+
   /** What the volume says of itself. */
   VolumeInfo info();
 

@@ -1,6 +1,7 @@
 package dev.pluck.fs;
 
 import dev.pluck.fs.ext4.Ext4FileSystem;
+import dev.pluck.fs.ntfs.NtfsFileSystem;
 import dev.pluck.fs.volume.Volume;
 import java.io.IOException;
 
@@ -18,8 +19,9 @@ public final class FileSystems {
     }
     return switch (volume.fs()) {
       case "ext2", "ext3", "ext4" -> Ext4FileSystem.open(volume.device(), options);
+      case "ntfs" -> NtfsFileSystem.open(volume.device(), options);
       default -> throw new IOException("volume " + volume.id() + " holds " + (volume.fs().isEmpty() ? "no filesystem" : volume.fs())
-          + ", which pluck cannot list yet (it reads ext2, ext3 and ext4)");
+          + ", which pluck cannot list yet (it reads ext2, ext3, ext4 and NTFS)");
     };
   }
 }

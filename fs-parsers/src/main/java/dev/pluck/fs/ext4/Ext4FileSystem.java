@@ -496,7 +496,8 @@ public final class Ext4FileSystem implements FileSystem {
     }
     long size = type == EntryType.SYMLINK && inode.has(Inode.EXT4_ENCRYPT_FL) ? target.length() : inode.size();
     return new Entry(path, inode.number(), type, size, inode.mode() & 07777, inode.uid(), inode.gid(), inode.linksCount(),
-        inode.atime(), inode.mtime(), inode.ctime(), inode.crtime(), target, major, minor, xattrs, inode.flags());
+        inode.atime(), inode.mtime(), inode.ctime(), inode.crtime(), target, major, minor, xattrs, inode.flags(),
+        inode.has(Inode.EXT4_ENCRYPT_FL) ? java.util.Set.of(Entry.Attribute.ENCRYPTED) : java.util.Set.of());
   }
 
   private String symlink(Inode inode) throws IOException {
