@@ -29,8 +29,11 @@ final class CatCommand implements Callable<Integer> {
   @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it).")
   String source;
 
-  @Parameters(index = "1", paramLabel = "PATH", description = "The file.")
+  @Parameters(index = "1", paramLabel = "PATH", description = "The file; FILE:STREAM for a named stream (NTFS alternate data stream).")
   String path;
+
+  @Option(names = "--stream", paramLabel = "NAME", description = "A named stream of the file (the same as PATH:NAME).")
+  String stream;
 
   @Option(names = "--volume", required = true, paramLabel = "ID", description = "p1, VG/LV, disk, label=NAME or uuid=UUID.")
   String volume;
@@ -43,13 +46,23 @@ final class CatCommand implements Callable<Integer> {
     List<String> all = new ArrayList<>(List.of(source));
     all.addAll(moreDisks);
     try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume), filesystem.open(spec.commandLine().getErr()))) {
-      Entry e = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
-      if (e.type() != dev.pluck.fs.EntryType.FILE) {
+      String file = path;
+      String named = stream == null ? "" : stream;
+      java.util.Optional<Entry> found = fs.lookup(file);
+      int colon = path.lastIndexOf(':');
+      if (found.isEmpty() && stream == null && colon > path.lastIndexOf('/')) {
+        file = path.substring(0, colon);  // FILE:STREAM, as Windows names streams
+        named = path.substring(colon + 1);
+        found = fs.lookup(file);
+      }
+      String shown = file;
+      Entry e = found.orElseThrow(() -> new IOException("no " + shown + " on volume " + volume));
+      if (named.isEmpty() && e.type() != dev.pluck.fs.EntryType.FILE) {
         throw new IOException(path + " on volume " + volume + " is a " + e.type().label() + ", not a regular file");
       }
       FileChannel out = new FileOutputStream(FileDescriptor.out).getChannel();
       ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-      try (SeekableByteChannel in = fs.open(e)) {
+      try (SeekableByteChannel in = fs.open(e, named)) {
         while (in.read(buf.clear()) > 0) {
           buf.flip();
           while (buf.hasRemaining()) {

@@ -47,6 +47,11 @@ final class LsCommand implements Callable<Integer> {
   @Option(names = "--json", description = "JSON lines, one per entry.")
   boolean json;
 
+  @Option(names = "--streams", description = "Named streams too (NTFS alternate data streams): in text as PATH:STREAM lines, in JSON as \"streams\".")
+  boolean streams;
+
+  private FileSystem fs;
+
   static final DateTimeFormatter ISO = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.nnnnnnnnn'Z'").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter SHORT = DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm").withZone(ZoneOffset.UTC);
 
@@ -55,6 +60,7 @@ final class LsCommand implements Callable<Integer> {
     List<String> all = new ArrayList<>(List.of(source));
     all.addAll(moreDisks);
     try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume), filesystem.open(spec.commandLine().getErr()))) {
+      this.fs = fs;
       Entry start = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
       // Long listings: one buffered writer, flushed at the end, not a flush per line.
       PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
@@ -148,6 +154,23 @@ final class LsCommand implements Callable<Integer> {
         g.writeNumber(e.rdevMinor());
         g.writeEndArray();
       }
+      if (!e.attributes().isEmpty()) {
+        g.writeArrayFieldStart("attributes");
+        for (Entry.Attribute a : e.attributes()) {
+          g.writeString(a.name().toLowerCase(java.util.Locale.ROOT));
+        }
+        g.writeEndArray();
+      }
+      if (streams) {
+        g.writeArrayFieldStart("streams");
+        for (FileSystem.Stream s : fs.streams(e)) {
+          g.writeStartObject();
+          g.writeStringField("name", s.name());
+          g.writeNumberField("size", s.size());
+          g.writeEndObject();
+        }
+        g.writeEndArray();
+      }
       g.writeArrayFieldStart("xattrs");
       for (String name : e.xattrs().size() < 2 ? e.xattrs().keySet() : new java.util.TreeSet<>(e.xattrs().keySet())) {
         g.writeString(name);
@@ -159,6 +182,12 @@ final class LsCommand implements Callable<Integer> {
     out.printf("%s %3d %5s %5s %12d %s %s%s%n", modeString(e), e.nlink(), e.uid() == null ? "-" : e.uid(), e.gid() == null ? "-" : e.gid(),
         e.size(), SHORT.format(e.mtime()),
         recursive ? e.path() : e.name(), e.target() != null ? " -> " + e.target() : "");
+    if (streams) {
+      for (FileSystem.Stream s : fs.streams(e)) {
+        out.printf("%s %3s %5s %5s %12d %s %s:%s%n", "s---------", "", "", "", s.size(), SHORT.format(e.mtime()),
+            recursive ? e.path() : e.name(), s.name());
+      }
+    }
   }
 
   static String modeString(Entry e) {

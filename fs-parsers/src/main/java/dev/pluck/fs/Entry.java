@@ -37,7 +37,7 @@ public record Entry(String path, long inode, EntryType type, long size, Integer 
 
   public Entry {
     xattrs = Map.copyOf(xattrs);
-    attributes = attributes.isEmpty() ? Set.of() : Set.copyOf(EnumSet.copyOf(attributes));
+    attributes = attributes.isEmpty() ? Set.of() : java.util.Collections.unmodifiableSet(EnumSet.copyOf(attributes));
   }
 
   public String name() {

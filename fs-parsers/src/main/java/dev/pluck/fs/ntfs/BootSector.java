@@ -42,7 +42,8 @@ record BootSector(int bytesPerSector, int clusterSize, long totalSectors, long m
     long total = LittleEndian.u64(b, TOTAL_SECTORS);
     long mft = LittleEndian.u64(b, MFT_CLUSTER);
     long mirr = LittleEndian.u64(b, MFT_MIRR_CLUSTER);
-    if (total <= 0 || total > (1L << 48) || mft <= 0 || mft * cluster / bps >= total || mirr <= 0 || mirr * cluster / bps >= total) {
+    long clusters = total <= 0 || total > (1L << 48) ? 0 : total * bps / cluster;
+    if (clusters == 0 || mft <= 0 || mft >= clusters || mirr <= 0 || mirr >= clusters) {
       throw new NtfsCorruptException("boot sector", where, total + " sectors with the MFT at cluster " + mft + " and its mirror at " + mirr);
     }
     return new BootSector(bps, (int) cluster, total, mft, mirr, record, index, LittleEndian.u64(b, SERIAL));

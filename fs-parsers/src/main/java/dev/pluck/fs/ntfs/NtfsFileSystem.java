@@ -42,6 +42,9 @@ public final class NtfsFileSystem implements FileSystem {
   static final long VOLUME = 3;
   static final long ROOT = 5;
   static final long BITMAP = 6;
+  static final long SECURE = 9;
+  /** The xattr name ntfs-3g gives a file's security descriptor (self-relative, as stored). */
+  static final String ACL_XATTR = "system.ntfs_acl";
   static final long FIRST_USER_RECORD = 16;
   static final int VOLUME_NAME = 0x60;
   static final int VOLUME_INFORMATION = 0x70;
@@ -73,6 +76,7 @@ public final class NtfsFileSystem implements FileSystem {
   private final long clusters;
   private final List<DataRun> mftRuns;
   private final long mftRecords;
+  private SecureDescriptors descriptors;
 
   private NtfsFileSystem(BlockDevice device, BootSector boot, OpenOptions options, List<DataRun> mftRuns, long mftSize) {
     this.device = device;
@@ -92,6 +96,10 @@ public final class NtfsFileSystem implements FileSystem {
       throw new NtfsCorruptException("boot sector", "at byte 0", "volume of " + volume.size() + " bytes is too small");
     }
     BootSector boot = bootSector(volume, options);
+    if (boot.volumeBytes() / boot.clusterSize() * boot.clusterSize() > volume.size()) {
+      throw new NtfsCorruptException("boot sector", "at byte 0", "a volume of " + boot.volumeBytes() + " bytes on a device of "
+          + volume.size());
+    }
     BlockDevice cached = CachingBlockDevice.of(volume, 8L << 20);
     long clusters = boot.volumeBytes() / boot.clusterSize();
     // Record 0 describes the MFT itself; its first piece of runlist locates the rest.
@@ -170,6 +178,20 @@ public final class NtfsFileSystem implements FileSystem {
     byte[] b = new byte[boot.mftRecordSize()];
     readRuns(mftRuns, (long) n * boot.mftRecordSize(), b, 0, b.length, Long.MAX_VALUE, "$MFT");
     return MftRecord.parse(n, b, clusters);
+  }
+
+  BootSector bootSector() {
+    return boot;
+  }
+
+  /** The volume byte where record {@code n} starts (its first part, should it span runs). */
+  long recordOffset(long n) throws NtfsCorruptException {
+    long offset = n * boot.mftRecordSize();
+    DataRun r = find(mftRuns, offset / boot.clusterSize());
+    if (r == null || r.sparse()) {
+      throw new NtfsCorruptException("MFT reference", Long.toString(n), "not mapped by $MFT's runlist");
+    }
+    return (r.lcn() + offset / boot.clusterSize() - r.vcn()) * boot.clusterSize() + offset % boot.clusterSize();
   }
 
   /** A file: its base record and the attributes of its extension records. */
@@ -513,8 +535,27 @@ public final class NtfsFileSystem implements FileSystem {
         links++;
       }
     }
+    byte[] acl = securityDescriptor(f, si, where);
     return new Entry(path, f.number(), type, size, null, null, null, directory ? 1 : Math.max(1, links), si.accessed(), si.modified(),
-        si.changed(), si.created(), target, 0, 0, Map.of(), flags, attributes);
+        si.changed(), si.created(), target, 0, 0, acl == null ? Map.of() : Map.of(ACL_XATTR, acl), flags, attributes);
+  }
+
+  /** The file's own $SECURITY_DESCRIPTOR (NTFS 1.x), else the one its security id names in $Secure:$SDS. */
+  private byte[] securityDescriptor(NtfsFile f, StandardInformation si, String where) throws IOException {
+    AttributeRecord own = f.first(AttributeRecord.SECURITY_DESCRIPTOR, "");
+    if (own != null) {
+      return value(own, where + " $SECURITY_DESCRIPTOR");
+    }
+    if (si.securityId() == 0) {
+      return null;
+    }
+    synchronized (this) {
+      if (descriptors == null) {
+        DataStream sds = stream(file(SECURE), AttributeRecord.DATA, "$SDS");
+        descriptors = sds == null ? SecureDescriptors.NONE : SecureDescriptors.scan(sds.size(), (at, n) -> read(sds, at, n, "$Secure:$SDS"));
+      }
+    }
+    return descriptors.get(si.securityId());
   }
 
   // ---- content

@@ -3,9 +3,12 @@ package dev.pluck.fs.ext4;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pluck.fs.DamagedDevice;
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.EntryType;
 import dev.pluck.fs.FileSystemException;
+import dev.pluck.fs.FuzzCampaign;
+import dev.pluck.fs.FuzzCampaign.Target;
 import dev.pluck.fs.LittleEndian;
 import dev.pluck.fs.OpenOptions;
 import dev.pluck.fs.TreeWalk;
@@ -13,16 +16,14 @@ import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.FileBlockDevice;
 import dev.pluck.testdata.TestDisks;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.SeekableByteChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
-import java.util.Random;
 import org.junit.jupiter.api.Test;
+
+
 
 /**
  * Structure-targeted damage to real ext images: the superblock, group descriptors, inode tables,
@@ -35,125 +36,23 @@ import org.junit.jupiter.api.Test;
  */
 class Ext4HostileIT {
   private static final List<String> IMAGES = List.of("ext4-features", "ext2", "ext3", "ext4-journal", "ext4-meta_bg", "ext4-bigalloc");
-  private static final int SLOW_CASES = 3000;
-  private static final Duration FAST_BUDGET = Duration.ofSeconds(60);
-  private static final Duration CASE_LIMIT = Duration.ofSeconds(2);
-  /** "IMAGE:CASE" runs that one case alone, e.g. -Dpluck.fuzz.case=ext4-bigalloc:215. */
-  private static final String ONE_CASE = System.getProperty("pluck.fuzz.case", "");
-
-  /** A named byte range of the intact image to damage. */
-  record Target(String structure, long offset, int length) {}
+  private static final Duration BUDGET = Duration.ofSeconds(45);
 
   @Test
   void damagedStructuresEndInANamedErrorOrAResultWithinTwoSeconds() throws Exception {
-    boolean slow = Boolean.getBoolean("pluck.slow");
-    long perImage = FAST_BUDGET.toNanos() / IMAGES.size();
     Map<String, Integer> outcomes = new LinkedHashMap<>();
     for (String name : IMAGES) {
-      if (!ONE_CASE.isEmpty() && !ONE_CASE.startsWith(name + ":")) {
-        continue;
-      }
       try (BlockDevice img = FileBlockDevice.open(TestDisks.get(name).image())) {
         List<Target> targets = targets(Ext4FileSystem.open(img));
         assertThat(targets.stream().map(Target::structure).distinct()).as("structures found on %s", name).hasSizeGreaterThan(4);
-        long start = System.nanoTime();
-        for (int c = 0; slow ? c < SLOW_CASES : System.nanoTime() - start < perImage; c++) {
-          if (!ONE_CASE.isEmpty() && !ONE_CASE.equals(name + ":" + c)) {
-            continue;
-          }
-          Random r = new Random(Objects.hash(name, c));  // a failing case reruns alone from its image and number
-          DamagedDevice dev = new DamagedDevice(img);
-          StringBuilder what = new StringBuilder(name + " case " + c + ":");
-          int n = 1 + r.nextInt(8);
-          for (int i = 0; i < n; i++) {
-            Target t = targets.get(r.nextInt(targets.size()));
-            long at = t.offset() + r.nextInt(t.length());
-            mutate(dev, at, r);
-            what.append(' ').append(t.structure()).append('@').append(at);
-          }
-          boolean strict = r.nextBoolean();
-          String outcome = runCase(dev, strict, what.toString());
-          outcomes.merge(outcome, 1, Integer::sum);
-          if (!ONE_CASE.isEmpty()) {
-            break;
-          }
-        }
+        FuzzCampaign.run(name, img, targets, Ext4FileSystem::open, BUDGET.dividedBy(IMAGES.size()))
+            .forEach((k, v) -> outcomes.merge(k, v, Integer::sum));
       }
     }
     // Damage that no check notices would make every case a clean result; a reader that refuses everything only errors.
-    assertThat(outcomes.values().stream().mapToInt(Integer::intValue).sum()).isPositive();
-    assertThat(ONE_CASE.isEmpty() ? outcomes : Map.of("result", 1, "error", 1)).as("outcomes %s", outcomes).containsKeys("result", "error");
-  }
-
-  private static void mutate(DamagedDevice dev, long at, Random r) {
-    switch (r.nextInt(5)) {
-      case 0 -> dev.set(at, r.nextInt(256));
-      case 1 -> dev.set(at, 0xff);
-      case 2 -> dev.set(at, 0);
-      case 3 -> dev.setLe32(at & ~3L, new long[] {0, 1, 2, 0xFFFFFFFFL, 0x7FFFFFFFL, 0x80000000L, 12}[r.nextInt(7)]);
-      default -> dev.set(at, 1 << r.nextInt(8));
+    if (System.getProperty("pluck.fuzz.case", "").isEmpty()) {
+      assertThat(outcomes).as("outcomes %s", outcomes).containsKeys("result", "error");
     }
-  }
-
-  private static String runCase(BlockDevice dev, boolean strict, String what) throws Exception {
-    String[] outcome = {"result"};
-    Throwable[] failure = {null};
-    Thread worker = new Thread(() -> {
-      try {
-        exercise(Ext4FileSystem.open(dev, new OpenOptions(strict, w -> { })));
-      } catch (FileSystemException named) {
-        if (named.getMessage() == null || named.getMessage().isBlank()) {
-          failure[0] = new AssertionError("an error without a message in " + what, named);
-        }
-        outcome[0] = "error";
-      } catch (Throwable other) {
-        failure[0] = new AssertionError(what + ": " + other, other);
-      }
-    }, "fuzz case");
-    worker.setDaemon(true);
-    worker.start();
-    worker.join(CASE_LIMIT.toMillis());
-    if (worker.isAlive()) {
-      StackTraceElement[] stack = worker.getStackTrace();
-      worker.interrupt();
-      AssertionError timeout = new AssertionError(what + ": still running after " + CASE_LIMIT.toMillis() + " ms");
-      timeout.setStackTrace(stack);
-      throw timeout;
-    }
-    if (failure[0] != null) {
-      throw new AssertionError(failure[0].getMessage(), failure[0]);
-    }
-    return outcome[0];
-  }
-
-  /** Everything a backup does with a filesystem, on a budget. */
-  private static void exercise(Ext4FileSystem fs) throws IOException {
-    fs.allocatedRanges();
-    fs.metadataRanges();
-    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
-    int[] budget = {3000};
-    TreeWalk.walk(fs, fs.root(), e -> {
-      if (budget[0]-- <= 0) {
-        return false;
-      }
-      if (e.type() == EntryType.FILE) {
-        fs.extents(e);
-        try (SeekableByteChannel ch = fs.open(e)) {
-          for (int i = 0; i < 4 && ch.read(buf.clear()) > 0; i++) {
-            // the first 256 KiB
-          }
-          if (e.size() > buf.capacity()) {
-            ch.position(e.size() - buf.capacity());
-            ch.read(buf.clear());
-          }
-        } catch (FileSystemException encrypted) {
-          if (!encrypted.getMessage().contains("encrypted")) {
-            throw encrypted;
-          }
-        }
-      }
-      return true;
-    });
   }
 
   /** What to damage on an intact image, found by reading it. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pluck.fs.DamagedDevice;
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.OpenOptions;
 import dev.pluck.fs.VolumeRange;

@@ -1,4 +1,4 @@
-package dev.pluck.fs.ext4;
+package dev.pluck.fs;
 
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.BlockSizes;
@@ -12,31 +12,36 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
 /** A real image with bytes changed in memory only: damage without copying the image. */
-final class DamagedDevice implements BlockDevice {
+public final class DamagedDevice implements BlockDevice {
   private final BlockDevice inner;
   private final TreeMap<Long, Byte> changed = new TreeMap<>();
 
-  DamagedDevice(BlockDevice inner) {
+  public DamagedDevice(BlockDevice inner) {
     this.inner = inner;
   }
 
-  DamagedDevice set(long offset, int value) {
+  public DamagedDevice set(long offset, int value) {
     changed.put(offset, (byte) value);
     return this;
   }
 
-  DamagedDevice set(long offset, byte[] bytes) {
+  public DamagedDevice set(long offset, byte[] bytes) {
     for (int i = 0; i < bytes.length; i++) {
       set(offset + i, bytes[i]);
     }
     return this;
   }
 
-  DamagedDevice setLe32(long offset, long value) {
+  public DamagedDevice setLe32(long offset, long value) {
     for (int i = 0; i < 4; i++) {
       set(offset + i, (int) (value >>> (8 * i)));
     }
     return this;
+  }
+
+  /** {@code length} zero bytes at {@code offset}. */
+  public DamagedDevice zero(long offset, int length) {
+    return set(offset, new byte[length]);
   }
 
   @Override public long size() { return inner.size(); }

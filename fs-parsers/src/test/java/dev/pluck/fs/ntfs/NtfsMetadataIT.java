@@ -1,0 +1,146 @@
+package dev.pluck.fs.ntfs;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.pluck.fs.DamagedDevice;
+import dev.pluck.fs.Entry;
+import dev.pluck.fs.FileExtent;
+import dev.pluck.fs.OpenOptions;
+import dev.pluck.fs.VolumeRange;
+import dev.pluck.nbd.BlockDevice;
+import dev.pluck.nbd.FileBlockDevice;
+import dev.pluck.testdata.OracleEntry;
+import dev.pluck.testdata.Sleuthkit;
+import dev.pluck.testdata.TestDisk;
+import dev.pluck.testdata.TestDisks;
+import dev.pluck.testdata.Tools;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The awkward parts of NTFS: security descriptors, attribute lists, the MFT's own runlist, damaged boot sectors, allocation. */
+class NtfsMetadataIT {
+
+  /** system.ntfs_acl is the descriptor ntfs-3g gives for the same file. */
+  @Test
+  void securityDescriptorsAreWhatNtfs3gReturns(@TempDir Path tmp) throws Exception {
+    Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+    Path value = tmp.resolve("value");
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    List<OracleEntry> sample = disk.oracle().files("disk").stream().filter(o -> !o.path().startsWith("/many/")).limit(80).toList();
+    Tools.runOk("ntfs-3g", "-o", "ro", disk.image().toString(), mnt.toString());
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      for (OracleEntry o : sample) {
+        Entry e = fs.lookup(o.path()).orElseThrow();
+        assertThat(e.xattrs()).as(o.path()).containsKey(NtfsFileSystem.ACL_XATTR);
+        // --only-values prints the raw bytes.
+        Tools.Result r = Tools.run(java.time.Duration.ofSeconds(30), List.of("getfattr", "-h", "--only-values", "-n",
+            NtfsFileSystem.ACL_XATTR, mnt.resolve(o.path().substring(1)).toString()), value);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        byte[] theirs = Files.readAllBytes(value);
+        assertThat(theirs.length).isGreaterThan(20);
+        assertThat(HexFormat.of().formatHex(e.xattrs().get(NtfsFileSystem.ACL_XATTR))).as("descriptor of %s", o.path())
+            .isEqualTo(HexFormat.of().formatHex(theirs));
+      }
+    } finally {
+      Tools.run(java.time.Duration.ofSeconds(30), List.of("umount", mnt.toString()));
+    }
+  }
+
+  /** The test image really has them: a file spread by $ATTRIBUTE_LIST, an MFT in many pieces. */
+  @Test
+  void attributeListAndFragmentedMftAreReadRight() throws Exception {
+    for (TestDisk disk : List.of(TestDisks.ntfsFeatures4k(), TestDisks.ntfsFeatures64k())) {
+      OracleEntry o = disk.oracle().file("disk", "/fragmented.bin");
+      assertThat(Sleuthkit.istat(disk.image(), 0, o.inode())).contains("$ATTRIBUTE_LIST");
+      try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+        NtfsFileSystem fs = NtfsFileSystem.open(img);
+        NtfsFileSystem.NtfsFile f = fs.file(o.inode());
+        assertThat(f.first(AttributeRecord.ATTRIBUTE_LIST, "")).isNotNull();
+        Set<Long> records = new HashSet<>();
+        f.pieces(AttributeRecord.DATA, "").forEach(a -> records.add(a.record()));
+        assertThat(records).as("records holding the $DATA of %s", o.path()).hasSizeGreaterThan(1);
+        assertThat(NtfsReaderIT.sha256(fs, fs.lookup(o.path()).orElseThrow(), "")).isEqualTo(o.sha256());
+        List<DataRun> mft = fs.stream(fs.file(NtfsFileSystem.MFT), AttributeRecord.DATA, "").runs();
+        assertThat(mft).as("runs of $MFT").hasSizeGreaterThan(10);
+        // Every record read through those runs: the last file of /many lies in a late piece of the MFT.
+        OracleEntry late = disk.oracle().files("disk").stream().max(java.util.Comparator.comparingLong(OracleEntry::inode)).orElseThrow();
+        assertThat(fs.lookup(late.path()).orElseThrow().inode()).isEqualTo(late.inode());
+        List<FileExtent> extents = fs.extents(fs.lookup(o.path()).orElseThrow());
+        assertThat(extents).hasSizeGreaterThan(50);
+      }
+    }
+  }
+
+  /** Allocated ranges are $Bitmap's, as The Sleuth Kit's blkls lists the unallocated clusters. */
+  @Test
+  void allocatedRangesMatchTheSleuthKit() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      List<VolumeRange> ours = fs.allocatedRanges();
+      int cluster = fs.info().blockSize();
+      long clusters = fs.info().totalBytes() / cluster;
+      boolean[] used = new boolean[(int) clusters];
+      for (VolumeRange r : ours) {
+        for (long c = r.offset() / cluster; c < r.end() / cluster; c++) {
+          used[(int) c] = true;
+        }
+      }
+      // blkls -l -e: "address|allocated flag" per cluster ("a" or "f").
+      String out = Tools.runOk("blkls", "-l", "-e", disk.image().toString()).stdout();
+      int checked = 0;
+      for (String line : out.lines().toList()) {
+        String[] f = line.split("\\|");
+        if (f.length == 2 && f[0].matches("\\d+") && Long.parseLong(f[0]) < clusters) {
+          assertThat(used[Integer.parseInt(f[0])]).as("cluster %s", f[0]).isEqualTo(f[1].equals("a"));
+          checked++;
+        }
+      }
+      assertThat(checked).isGreaterThan(1000);
+      List<VolumeRange> meta = fs.metadataRanges();
+      assertThat(meta).isNotEmpty();
+      for (VolumeRange m : meta.subList(0, 1)) {
+        assertThat(m.offset()).isZero();
+      }
+    }
+  }
+
+  /** A wiped boot sector: the copy at the volume's end opens the same volume. */
+  @Test
+  void wipedBootSectorFallsBackToItsCopy() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      List<String> warnings = new ArrayList<>();
+      NtfsFileSystem fs = NtfsFileSystem.open(new DamagedDevice(img).zero(0, 512), new OpenOptions(false, warnings::add));
+      assertThat(warnings).anyMatch(w -> w.contains("using the copy at byte"));
+      OracleEntry o = disk.oracle().file("disk", "/compressed/mixed.bin");
+      assertThat(NtfsReaderIT.sha256(fs, fs.lookup(o.path()).orElseThrow(), "")).isEqualTo(o.sha256());
+      BlockDevice both = new DamagedDevice(img).zero(0, 512).zero(img.size() - 512, 512);
+      assertThatThrownBy(() -> NtfsFileSystem.open(both)).isInstanceOf(NtfsCorruptException.class).hasMessageContaining("boot sector");
+    }
+  }
+
+  /** A record whose sector was torn (update sequence mismatch) is reported, not used. */
+  @Test
+  void tornRecordIsReported() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    OracleEntry o = disk.oracle().file("disk", "/links/target.txt");
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      long at = fs.recordOffset(o.inode());
+      BlockDevice torn = new DamagedDevice(img).zero(at + 510, 2);  // the first sector's update sequence number
+      NtfsFileSystem damaged = NtfsFileSystem.open(torn);
+      assertThatThrownBy(() -> damaged.lookup(o.path())).isInstanceOf(NtfsCorruptException.class)
+          .hasMessageContaining("record " + o.inode()).hasMessageContaining("torn");
+    }
+  }
+}
