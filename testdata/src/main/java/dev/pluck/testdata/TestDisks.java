@@ -55,7 +55,8 @@ public final class TestDisks {
           "build-ntfs-features.sh",
           "build-lvm-multi.sh",
           "build-ntfs-windows.sh",
-          "build-ext4-variants.sh");
+          "build-ext4-variants.sh",
+          "build-ntfs-mft.sh");
 
   /** The variants of {@code build-ext4-variants.sh}, each an image named "ext4-VARIANT". */
   public static final List<String> EXT4_VARIANTS = List.of("meta_bg", "bigalloc", "encrypt", "casefold", "journal");
@@ -85,6 +86,7 @@ public final class TestDisks {
     add(r, "ntfs-features-4k", "build-ntfs-features.sh", "4096");
     add(r, "ntfs-features-64k", "build-ntfs-features.sh", "65536");
     add(r, "lvm-multi", "build-lvm-multi.sh");
+    add(r, "ntfs-mft", "build-ntfs-mft.sh");
     for (String v : EXT4_VARIANTS) {
       add(r, "ext4-" + v, "build-ext4-variants.sh", v);
     }

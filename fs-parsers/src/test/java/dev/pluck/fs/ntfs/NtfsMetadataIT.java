@@ -80,6 +80,23 @@ class NtfsMetadataIT {
     }
   }
 
+  /** An MFT whose own runlist continues in extension records (record 0 has an $ATTRIBUTE_LIST). */
+  @Test
+  void mftRunlistSpreadOverExtensionRecords() throws Exception {
+    TestDisk disk = TestDisks.get("ntfs-mft");
+    assertThat(Sleuthkit.istat(disk.image(), 0, 0)).contains("$ATTRIBUTE_LIST");
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      NtfsFileSystem.NtfsFile mft = fs.file(NtfsFileSystem.MFT);
+      Set<Long> records = new HashSet<>();
+      mft.pieces(AttributeRecord.DATA, "").forEach(a -> records.add(a.record()));
+      assertThat(records).as("records holding $MFT's $DATA").hasSizeGreaterThan(1);
+      assertThat(fs.stream(mft, AttributeRecord.DATA, "").runs()).hasSizeGreaterThan(200);
+      OracleEntry last = disk.oracle().files("disk").stream().max(java.util.Comparator.comparingLong(OracleEntry::inode)).orElseThrow();
+      assertThat(fs.lookup(last.path()).orElseThrow().inode()).isEqualTo(last.inode());
+    }
+  }
+
   /** Allocated ranges are $Bitmap's, as The Sleuth Kit's blkls lists the unallocated clusters. */
   @Test
   void allocatedRangesMatchTheSleuthKit() throws Exception {

@@ -36,7 +36,8 @@ class NtfsReaderIT {
   static Stream<Arguments> volumes() {
     List<Arguments> out = new ArrayList<>(List.of(
         Arguments.of("ntfs-features-4k", "disk"), Arguments.of("ntfs-features-64k", "disk"),
-        Arguments.of("gpt-mixed", "vg0/data"), Arguments.of("gpt-mixed-4k", "vg0/data"), Arguments.of("mbr-logical", "p6")));
+        Arguments.of("gpt-mixed", "vg0/data"), Arguments.of("gpt-mixed-4k", "vg0/data"), Arguments.of("mbr-logical", "p6"),
+        Arguments.of("ntfs-mft", "disk")));
     for (String w : TestDisks.WINDOWS_NTFS) {
       out.add(Arguments.of("ntfs-windows-" + w, "p1"));
     }
