@@ -14,6 +14,8 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -70,10 +72,14 @@ final class LsCommand implements Callable<Integer> {
         if (recursive) {
           print(out, start);
         }
-        TreeWalk.walk(fs, start, e -> {
-          print(out, e);
-          return recursive;
-        });
+        if (recursive) {
+          printWhileWalking(start, out);
+        } else {
+          TreeWalk.walk(fs, start, e -> {
+            print(out, e);
+            return false;
+          });
+        }
       }
       if (generator != null) {
         generator.flush();
@@ -82,6 +88,63 @@ final class LsCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
+  }
+
+  private static final List<Entry> END = List.of();
+
+  /**
+   * A recursive listing on two threads: one walks the filesystem, this one formats and writes,
+   * taking batches of entries from a bounded queue (a slow stdout holds the walk back).
+   */
+  private void printWhileWalking(Entry start, PrintWriter out) throws IOException {
+    BlockingQueue<List<Entry>> batches = new ArrayBlockingQueue<>(64);
+    IOException[] failure = {null};
+    Thread walker = new Thread(() -> {
+      List<Entry> batch = new ArrayList<>(BATCH);
+      try {
+        TreeWalk.walk(fs, start, e -> {
+          batch.add(e);
+          if (batch.size() == BATCH) {
+            put(batches, new ArrayList<>(batch));
+            batch.clear();
+          }
+          return true;
+        });
+        put(batches, new ArrayList<>(batch));
+      } catch (IOException e) {
+        failure[0] = e;
+      } catch (RuntimeException e) {
+        failure[0] = new IOException(e.toString(), e);
+      } finally {
+        put(batches, END);
+      }
+    }, "pluck-ls-walk");
+    walker.setDaemon(true);
+    walker.start();
+    try {
+      for (List<Entry> batch = batches.take(); batch != END; batch = batches.take()) {
+        for (Entry e : batch) {
+          print(out, e);
+        }
+      }
+      walker.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while listing");
+    }
+    if (failure[0] != null) {
+      throw failure[0];
+    }
+  }
+
+  private static final int BATCH = 512;
+
+  private static void put(BlockingQueue<List<Entry>> queue, List<Entry> batch) {
+    try {
+      queue.put(batch);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   /** Permission bits as four octal digits ("0755"). */

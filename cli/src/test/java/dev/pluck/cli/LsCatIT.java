@@ -88,4 +88,38 @@ class LsCatIT {
     assertThat(strict.exit()).isEqualTo(1);
     assertThat(strict.err().strip()).doesNotContain("\n").contains("inode " + o.inode()).contains("checksum mismatch");
   }
+
+  /** NTFS through the CLI: streams listed and read by FILE:STREAM, no invented owners, the page file marked as swap. */
+  @Test
+  void ntfsStreamsAndSwapFiles() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    OracleEntry file = disk.oracle().file("disk", "/streams/file.txt");
+    CliRun r = CliRun.of("ls", disk.image().toString(), "--volume", "disk", "/streams", "--streams", "--json");
+    assertThat(r.exit()).as(r.err()).isZero();
+    ObjectMapper json = new ObjectMapper();
+    JsonNode n = r.out().lines().map(l -> {
+      try {
+        return json.readTree(l);
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }).filter(j -> j.get("path").asText().equals("/streams/file.txt")).findFirst().orElseThrow();
+    assertThat(n.has("mode")).isFalse();
+    assertThat(n.has("uid")).isFalse();
+    Map<String, Long> streams = new HashMap<>();
+    n.get("streams").forEach(s -> streams.put(s.get("name").asText(), s.get("size").asLong()));
+    Map<String, Long> expected = new HashMap<>();
+    file.streams().forEach((k, v) -> expected.put(k, v.size()));
+    assertThat(streams).isEqualTo(expected);
+    String name = file.streams().keySet().iterator().next();
+    Process p = new ProcessBuilder("java", "-jar", java.nio.file.Path.of("target/pluck.jar").toAbsolutePath().toString(), "cat",
+        disk.image().toString(), "--volume", "disk", "/streams/file.txt:" + name).start();
+    byte[] bytes = p.getInputStream().readAllBytes();
+    assertThat(p.waitFor()).isZero();
+    assertThat(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes)))
+        .isEqualTo(file.streams().get(name).sha256());
+    CliRun root = CliRun.of("ls", disk.image().toString(), "--volume", "disk", "/", "--json");
+    JsonNode page = json.readTree(root.out().lines().filter(l -> l.contains("\"/pagefile.sys\"")).findFirst().orElseThrow());
+    assertThat(page.get("attributes").toString()).contains("swap");
+  }
 }

@@ -10,7 +10,8 @@ import java.util.function.Consumer;
 /**
  * A read-only filesystem on a volume: the one way the engine and restore see files, whatever the
  * format (ext4, NTFS, ...). Everything read from disk is checked; corruption is an {@link
- * IOException} naming the structure and where.
+ * IOException} naming the structure and where. Implementations are safe for use by several
+ * threads at once (a listing walks on one thread while another formats).
  */
 public interface FileSystem extends Closeable {
   /** The root directory. */

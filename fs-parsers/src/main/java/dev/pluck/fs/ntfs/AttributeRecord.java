@@ -1,7 +1,6 @@
 package dev.pluck.fs.ntfs;
 
 import dev.pluck.fs.LittleEndian;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 
 /**
@@ -74,7 +73,7 @@ record AttributeRecord(int type, String name, int flags, int id, long record, by
     if (nameLength > 0 && at + nameOffset + 2 * nameLength > stop) {
       throw new NtfsCorruptException("attribute", where, "name runs past the attribute at " + at);
     }
-    String name = nameLength == 0 ? "" : new String(b, at + nameOffset, 2 * nameLength, StandardCharsets.UTF_16LE);
+    String name = nameLength == 0 ? "" : Utf16.decode(b, at + nameOffset, nameLength);
     int flags = LittleEndian.u16(b, at + FLAGS);
     int id = LittleEndian.u16(b, at + ATTRIBUTE_ID);
     String self = where + " attribute 0x" + Integer.toHexString(type) + (name.isEmpty() ? "" : " \"" + name + "\"");

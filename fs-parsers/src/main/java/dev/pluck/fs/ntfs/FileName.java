@@ -1,7 +1,6 @@
 package dev.pluck.fs.ntfs;
 
 import dev.pluck.fs.LittleEndian;
-import java.nio.charset.StandardCharsets;
 
 /** $FILE_NAME (in a record, and as the key of a directory index entry). */
 record FileName(long parent, long dataSize, long flags, int namespace, String name) {
@@ -23,7 +22,12 @@ record FileName(long parent, long dataSize, long flags, int namespace, String na
     }
     return new FileName(LittleEndian.u64(b, at + PARENT) & 0xFFFFFFFFFFFFL, LittleEndian.u64(b, at + REAL_SIZE),
         LittleEndian.u32(b, at + FLAGS), LittleEndian.u8(b, at + NAMESPACE),
-        new String(b, at + NAME, 2 * length, StandardCharsets.UTF_16LE));
+        Utf16.decode(b, at + NAME, length));
+  }
+
+  /** Whether the $FILE_NAME value {@code v} is a DOS 8.3 name only, without decoding it. */
+  static boolean dosOnly(byte[] v) {
+    return v.length > NAMESPACE && LittleEndian.u8(v, NAMESPACE) == DOS;
   }
 
   boolean dosOnly() {

@@ -77,6 +77,10 @@ public final class NtfsFileSystem implements FileSystem {
   private final List<DataRun> mftRuns;
   private final long mftRecords;
   private SecureDescriptors descriptors;
+  /** Bytes of the MFT read at once, and the window read last. */
+  static final int MFT_WINDOW = 4096;
+  private long mftWindowIndex = -1;
+  private byte[] mftWindow;
 
   private NtfsFileSystem(BlockDevice device, BootSector boot, OpenOptions options, List<DataRun> mftRuns, long mftSize) {
     this.device = device;
@@ -175,8 +179,30 @@ public final class NtfsFileSystem implements FileSystem {
     if (n < 0 || (mftRecords > 0 && n >= mftRecords)) {
       throw new NtfsCorruptException("MFT reference", Long.toString(n), "beyond the " + mftRecords + " records of the MFT");
     }
-    byte[] b = new byte[boot.mftRecordSize()];
-    readRuns(mftRuns, (long) n * boot.mftRecordSize(), b, 0, b.length, Long.MAX_VALUE, "$MFT");
+    int size = boot.mftRecordSize();
+    byte[] b = new byte[size];
+    long offset = n * size;
+    synchronized (this) {
+      // Directories list their files roughly in MFT order: read the MFT a window at a time.
+      long window = offset / MFT_WINDOW;
+      if (window != mftWindowIndex) {
+        long start = window * MFT_WINDOW;
+        long mapped = mftRuns.isEmpty() ? 0 : mftRuns.get(mftRuns.size() - 1).endVcn() * boot.clusterSize();
+        int length = (int) Math.min(MFT_WINDOW, mapped - start);
+        if (length < size) {
+          throw new NtfsCorruptException("MFT reference", Long.toString(n), "beyond the MFT's mapped " + mapped + " bytes");
+        }
+        byte[] w = new byte[length];
+        readRuns(mftRuns, start, w, 0, length, Long.MAX_VALUE, "$MFT");
+        mftWindow = w;
+        mftWindowIndex = window;
+      }
+      int within = (int) (offset - mftWindowIndex * MFT_WINDOW);
+      if (within + size > mftWindow.length) {
+        throw new NtfsCorruptException("MFT reference", Long.toString(n), "beyond the MFT's mapped bytes");
+      }
+      System.arraycopy(mftWindow, within, b, 0, size);
+    }
     return MftRecord.parse(n, b, clusters);
   }
 
@@ -202,19 +228,33 @@ public final class NtfsFileSystem implements FileSystem {
 
     /** Every piece of the attribute of this type and name, in VCN order. */
     List<AttributeRecord> pieces(int type, String name) {
-      List<AttributeRecord> out = new ArrayList<>();
+      List<AttributeRecord> out = null;
       for (AttributeRecord a : attributes) {
         if (a.type() == type && a.name().equals(name)) {
+          if (out == null) {
+            out = new ArrayList<>(2);
+          }
           out.add(a);
         }
       }
-      out.sort(java.util.Comparator.comparingLong(AttributeRecord::startVcn));
+      if (out == null) {
+        return List.of();
+      }
+      if (out.size() > 1) {
+        out.sort(java.util.Comparator.comparingLong(AttributeRecord::startVcn));
+      }
       return out;
     }
 
+    /** The piece at the lowest VCN (the only one, for most attributes), or null. */
     AttributeRecord first(int type, String name) {
-      List<AttributeRecord> p = pieces(type, name);
-      return p.isEmpty() ? null : p.get(0);
+      AttributeRecord best = null;
+      for (AttributeRecord a : attributes) {
+        if (a.type() == type && a.name().equals(name) && (best == null || a.startVcn() < best.startVcn())) {
+          best = a;
+        }
+      }
+      return best;
     }
   }
 
@@ -531,7 +571,7 @@ public final class NtfsFileSystem implements FileSystem {
     }
     long links = 0;
     for (AttributeRecord a : f.attributes()) {
-      if (a.type() == AttributeRecord.FILE_NAME && a.resident() && !FileName.parse(a.value(), 0, a.value().length, where).dosOnly()) {
+      if (a.type() == AttributeRecord.FILE_NAME && a.resident() && !FileName.dosOnly(a.value())) {
         links++;
       }
     }
