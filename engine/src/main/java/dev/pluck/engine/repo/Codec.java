@@ -1,0 +1,107 @@
+package dev.pluck.engine.repo;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorInputStream;
+import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorOutputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
+import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
+import org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream;
+import org.apache.commons.compress.compressors.zstandard.ZstdCompressorOutputStream;
+
+/** How a chunk is stored in its pack: the codec's byte is part of the pack format. */
+public enum Codec {
+  NONE(0, 0), ZSTD(1, 3), LZ4(2, 0), XZ(3, 6);
+
+  private final int id;
+  private final int defaultLevel;
+
+  Codec(int id, int defaultLevel) {
+    this.id = id;
+    this.defaultLevel = defaultLevel;
+  }
+
+  public int id() {
+    return id;
+  }
+
+  public int defaultLevel() {
+    return defaultLevel;
+  }
+
+  public static Codec byId(int id) throws IOException {
+    for (Codec c : values()) {
+      if (c.id == id) {
+        return c;
+      }
+    }
+    throw new IOException("unknown codec " + id);
+  }
+
+  /** "zstd", "zstd:9", "lz4", "xz:6", "none". */
+  public record Choice(Codec codec, int level) {
+    public static Choice parse(String s) {
+      String[] p = s.toLowerCase(java.util.Locale.ROOT).split(":", 2);
+      Codec c = switch (p[0]) {
+        case "zstd" -> ZSTD;
+        case "lz4" -> LZ4;
+        case "xz" -> XZ;
+        case "none" -> NONE;
+        default -> throw new IllegalArgumentException("unknown compression " + p[0] + " (zstd, lz4, xz or none)");
+      };
+      int level = p.length > 1 ? Integer.parseInt(p[1]) : c.defaultLevel;
+      if ((c == ZSTD && (level < 1 || level > 22)) || (c == XZ && (level < 0 || level > 9))) {
+        throw new IllegalArgumentException("compression level " + level + " out of range for " + p[0]);
+      }
+      return new Choice(c, level);
+    }
+
+    @Override
+    public String toString() {
+      return codec == NONE || codec == LZ4 ? codec.name().toLowerCase(java.util.Locale.ROOT)
+          : codec.name().toLowerCase(java.util.Locale.ROOT) + ":" + level;
+    }
+  }
+
+  public byte[] compress(byte[] data, int from, int length, int level) throws IOException {
+    if (this == NONE) {
+      return java.util.Arrays.copyOfRange(data, from, from + length);
+    }
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
+    try (OutputStream out = switch (this) {
+      case ZSTD -> new ZstdCompressorOutputStream(bytes, level);
+      case LZ4 -> new FramedLZ4CompressorOutputStream(bytes);
+      case XZ -> new XZCompressorOutputStream(bytes, level);
+      default -> throw new IllegalStateException();
+    }) {
+      out.write(data, from, length);
+    }
+    return bytes.toByteArray();
+  }
+
+  /** Decompresses exactly {@code rawLength} bytes; anything else is damage. */
+  public byte[] decompress(byte[] stored, int rawLength) throws IOException {
+    if (this == NONE) {
+      if (stored.length != rawLength) {
+        throw new IOException("stored chunk of " + stored.length + " bytes, expected " + rawLength);
+      }
+      return stored;
+    }
+    byte[] out = new byte[rawLength];
+    try (InputStream in = switch (this) {
+      case ZSTD -> new ZstdCompressorInputStream(new ByteArrayInputStream(stored));
+      case LZ4 -> new FramedLZ4CompressorInputStream(new ByteArrayInputStream(stored));
+      case XZ -> new XZCompressorInputStream(new ByteArrayInputStream(stored));
+      default -> throw new IllegalStateException();
+    }) {
+      int n = in.readNBytes(out, 0, rawLength);
+      if (n != rawLength || in.read() != -1) {
+        throw new IOException("chunk decompresses to " + (n != rawLength ? n : "more than " + rawLength) + " bytes, expected " + rawLength);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,128 @@
+package dev.pluck.engine.repo;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.NonWritableChannelException;
+import java.nio.channels.SeekableByteChannel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** A file's or a stream's bytes as chunks at fixed offsets: stored, and read back by position. */
+public final class Content {
+  private Content() {}
+
+  /** Reads {@code in} to its end in chunks of the repository's size; a chunk of zeros is recorded as a hole (null). */
+  public static List<String> store(Repository repo, SeekableByteChannel in) throws IOException {
+    int size = repo.config().chunkSize();
+    byte[] buf = new byte[size];
+    List<String> out = new ArrayList<>();
+    while (true) {
+      ByteBuffer b = ByteBuffer.wrap(buf);
+      while (b.hasRemaining() && in.read(b) > 0) {
+        // fill a whole chunk
+      }
+      int n = b.position();
+      if (n == 0) {
+        return out;
+      }
+      out.add(zeros(buf, n) ? null : repo.put(buf, 0, n).hex());
+      if (n < size) {
+        return out;
+      }
+    }
+  }
+
+  static boolean zeros(byte[] b, int n) {
+    for (int i = 0; i < n; i++) {
+      if (b[i] != 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The bytes back, for a content of {@code size} bytes recorded as {@code chunks}. */
+  public static SeekableByteChannel open(Repository repo, List<String> chunks, long size) {
+    int chunkSize = repo.config().chunkSize();
+    return new SeekableByteChannel() {
+      private long position;
+      private boolean open = true;
+
+      @Override
+      public int read(ByteBuffer dst) throws IOException {
+        if (position >= size) {
+          return -1;
+        }
+        int index = (int) (position / chunkSize);
+        int within = (int) (position % chunkSize);
+        int n = (int) Math.min(dst.remaining(), Math.min(size - position, chunkSize - within));
+        String id = index < chunks.size() ? chunks.get(index) : null;
+        if (id == null) {
+          byte[] zero = new byte[Math.min(n, 1 << 16)];
+          n = Math.min(n, zero.length);
+          dst.put(zero, 0, n);
+        } else {
+          byte[] data = repo.get(ChunkId.parse(id));
+          if (within + n > data.length) {
+            throw new IOException("chunk " + id + " holds " + data.length + " bytes, the catalog needs " + (within + n));
+          }
+          dst.put(data, within, n);
+        }
+        position += n;
+        return n;
+      }
+
+      @Override
+      public int write(ByteBuffer src) {
+        throw new NonWritableChannelException();
+      }
+
+      @Override
+      public long position() {
+        return position;
+      }
+
+      @Override
+      public SeekableByteChannel position(long p) {
+        position = p;
+        return this;
+      }
+
+      @Override
+      public long size() {
+        return size;
+      }
+
+      @Override
+      public SeekableByteChannel truncate(long s) {
+        throw new NonWritableChannelException();
+      }
+
+      @Override
+      public boolean isOpen() {
+        return open;
+      }
+
+      @Override
+      public void close() {
+        open = false;
+      }
+    };
+  }
+
+  /** Chunk ids as bytes for a block map: 32 bytes each, zeros for a hole. */
+  static byte[] blockMapBytes(List<String> ids) {
+    byte[] out = new byte[ids.size() * ChunkId.BYTES];
+    for (int i = 0; i < ids.size(); i++) {
+      if (ids.get(i) != null) {
+        ChunkId.parse(ids.get(i)).write(out, i * ChunkId.BYTES);
+      }
+    }
+    return out;
+  }
+
+  static boolean isHole(byte[] map, int at) {
+    return Arrays.equals(map, at, at + ChunkId.BYTES, new byte[ChunkId.BYTES], 0, ChunkId.BYTES);
+  }
+}

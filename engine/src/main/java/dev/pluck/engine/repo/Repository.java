@@ -1,0 +1,363 @@
+package dev.pluck.engine.repo;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A pluck repository: chunks stored once, compressed, in packs; snapshots committed last.
+ *
+ * <p>Writing: {@link #put} stores a chunk unless the index has it, appending it to the open pack;
+ * {@link #flush} closes the pack (fsynced, renamed into place) and writes an index file for the
+ * packs written since; {@link #commit} flushes, then writes the manifest. A crash at any point
+ * leaves whole packs, whole index files and whole manifests, never a manifest whose chunks are
+ * not durable; packs that reached disk without their index are found on open (their trailers
+ * are read) and reused.
+ */
+public final class Repository implements Closeable {
+  static final ObjectMapper JSON = new ObjectMapper()
+      .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+      .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+  static final String CONFIG = "config";
+  /** Decompressed chunks kept for reads. */
+  static final long CACHE_BYTES = 64L << 20;
+
+  private final Storage storage;
+  private final Config config;
+  private final Codec.Choice compression;
+  private final ChunkIndex index = new ChunkIndex();
+  /** Packs closed since the last index file, and packs found without one. */
+  private final Map<String, List<Pack.Entry>> unindexed = new LinkedHashMap<>();
+  private final LinkedHashMap<ChunkId, byte[]> cache = new LinkedHashMap<>(64, 0.75f, true);
+  private long cachedBytes;
+  private PackWriter open;
+  private final Stats written = new Stats();
+
+  /** What {@link #put} did: chunks and bytes seen, and of those newly stored. */
+  public static final class Stats {
+    public long chunks;
+    public long bytes;
+    public long newChunks;
+    public long newBytes;
+    public long storedBytes;
+  }
+
+  private Repository(Storage storage, Config config) {
+    this.storage = storage;
+    this.config = config;
+    this.compression = Codec.Choice.parse(config.compression());
+  }
+
+  public static Repository init(Storage storage, Config config) throws IOException {
+    config.checked();
+    if (storage.exists(CONFIG)) {
+      throw new IOException("a repository already exists there");
+    }
+    storage.put(CONFIG, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
+    return open(storage);
+  }
+
+  public static Repository open(Storage storage) throws IOException {
+    if (!storage.exists(CONFIG)) {
+      throw new IOException("no pluck repository there (no config); create one with `pluck init`");
+    }
+    Config config;
+    try {
+      config = JSON.readValue(storage.get(CONFIG), Config.class).checked();
+    } catch (IllegalArgumentException e) {
+      throw new IOException("repository config: " + e.getMessage(), e);
+    }
+    Repository repo = new Repository(storage, config);
+    repo.loadIndex();
+    return repo;
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  public Storage storage() {
+    return storage;
+  }
+
+  public Stats written() {
+    return written;
+  }
+
+  /** Loads every index file, then reads the trailers of packs no index file lists. */
+  private void loadIndex() throws IOException {
+    for (String name : storage.list("index/")) {
+      for (Map.Entry<String, List<Pack.Entry>> p : IndexFile.decode(storage.get(name), name).entrySet()) {
+        for (Pack.Entry e : p.getValue()) {
+          index.add(p.getKey(), e);
+        }
+      }
+    }
+    for (String pack : storage.list("data/")) {
+      if (!index.hasPack(pack)) {
+        List<Pack.Entry> entries;
+        try {
+          entries = Pack.readTrailer(storage, pack);
+        } catch (IOException damaged) {
+          continue;  // `check` reports it; its chunks are simply not reused
+        }
+        for (Pack.Entry e : entries) {
+          index.add(pack, e);
+        }
+        unindexed.put(pack, entries);
+      }
+    }
+  }
+
+  /** Packs no index file lists yet (written by an interrupted run, or since the last flush). */
+  public List<String> unindexedPacks() {
+    return List.copyOf(unindexed.keySet());
+  }
+
+  public int chunkCount() {
+    return index.size();
+  }
+
+  List<String> packs() {
+    return index.packs();
+  }
+
+  ChunkIndex.Location locate(ChunkId id) throws IOException {
+    return index.get(id);
+  }
+
+  public boolean has(ChunkId id) {
+    return index.contains(id);
+  }
+
+  /** Stores a chunk (unless stored already) and returns its id. */
+  public synchronized ChunkId put(byte[] data, int from, int length) throws IOException {
+    if (length > Config.MAX_CHUNK) {
+      throw new IllegalArgumentException("chunk of " + length + " bytes exceeds " + Config.MAX_CHUNK);
+    }
+    ChunkId id = ChunkId.of(data, from, length);
+    written.chunks++;
+    written.bytes += length;
+    if (index.contains(id)) {
+      return id;
+    }
+    byte[] stored = compression.codec().compress(data, from, length, compression.level());
+    Codec codec = compression.codec();
+    if (stored.length >= length) {  // compression did not help: store it raw
+      stored = java.util.Arrays.copyOfRange(data, from, from + length);
+      codec = Codec.NONE;
+    }
+    if (open == null) {
+      open = new PackWriter(storage.scratch());
+    }
+    Pack.Entry e = open.add(id, codec, stored, length);
+    index.add(PackWriter.PENDING, e);
+    written.newChunks++;
+    written.newBytes += length;
+    written.storedBytes += stored.length;
+    if (open.size() >= config.packSize()) {
+      closePack();
+    }
+    return id;
+  }
+
+  private void closePack() throws IOException {
+    PackWriter w = open;
+    open = null;
+    String name = w.finish(storage);
+    for (Pack.Entry e : w.entries()) {
+      index.move(e.id(), name);
+    }
+    unindexed.put(name, w.entries());
+  }
+
+  /** Makes everything put so far durable: the open pack closed, an index file for the new packs. */
+  public synchronized void flush() throws IOException {
+    if (open != null && !open.entries().isEmpty()) {
+      closePack();
+    }
+    if (!unindexed.isEmpty()) {
+      byte[] file = IndexFile.encode(unindexed);
+      storage.put("index/" + sha256(file), file);
+      unindexed.clear();
+    }
+  }
+
+  /** A chunk's bytes, decompressed and checked against its id. */
+  public byte[] get(ChunkId id) throws IOException {
+    synchronized (cache) {
+      byte[] hit = cache.get(id);
+      if (hit != null) {
+        return hit;
+      }
+    }
+    ChunkIndex.Location at = index.get(id);
+    if (at == null) {
+      throw new IOException("chunk " + id + " is not in the repository");
+    }
+    byte[] stored = at.pack().equals(PackWriter.PENDING) ? open.read(at.offset(), at.storedLength())
+        : storage.get(at.pack(), at.offset(), at.storedLength());
+    byte[] data;
+    try {
+      data = at.codec().decompress(stored, at.rawLength());
+    } catch (IOException e) {
+      throw new IOException("chunk " + id + " in pack " + at.pack() + " at " + at.offset() + ": " + e.getMessage(), e);
+    }
+    if (!ChunkId.of(data, 0, data.length).equals(id)) {
+      throw new IOException("chunk " + id + " in pack " + at.pack() + " at " + at.offset() + " does not hash to its id (damaged)");
+    }
+    synchronized (cache) {
+      cache.put(id, data);
+      cachedBytes += data.length;
+      var it = cache.values().iterator();
+      while (cachedBytes > CACHE_BYTES && it.hasNext()) {
+        cachedBytes -= it.next().length;
+        it.remove();
+      }
+    }
+    return data;
+  }
+
+  // ---- snapshots
+
+  /** Flushes, then writes the manifest: the snapshot exists from this moment, whole. */
+  public String commit(Snapshot snapshot) throws IOException {
+    flush();
+    byte[] manifest = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(snapshot.withId(null));
+    String id = sha256(manifest);
+    storage.put("snapshots/" + id, manifest);
+    return id;
+  }
+
+  public List<Snapshot> snapshots() throws IOException {
+    List<Snapshot> out = new ArrayList<>();
+    for (String name : storage.list("snapshots/")) {
+      out.add(read(name));
+    }
+    out.sort(java.util.Comparator.comparing(Snapshot::time));
+    return out;
+  }
+
+  private Snapshot read(String name) throws IOException {
+    byte[] b = storage.get(name);
+    String id = name.substring(name.lastIndexOf('/') + 1);
+    if (!sha256(b).equals(id)) {
+      throw new IOException("snapshot " + id + " does not hash to its name (damaged)");
+    }
+    return JSON.readValue(b, Snapshot.class).withId(id);
+  }
+
+  /** A snapshot by id prefix, "latest", or "latest:TAG". */
+  public Snapshot snapshot(String ref) throws IOException {
+    List<Snapshot> all = snapshots();
+    if (ref.equals("latest") || ref.startsWith("latest:")) {
+      String tag = ref.startsWith("latest:") ? ref.substring(7) : null;
+      for (int i = all.size() - 1; i >= 0; i--) {
+        if (tag == null || all.get(i).tags().contains(tag)) {
+          return all.get(i);
+        }
+      }
+      throw new IOException("no snapshot" + (tag == null ? "" : " tagged " + tag));
+    }
+    List<Snapshot> match = all.stream().filter(s -> s.id().startsWith(ref)).toList();
+    if (match.size() != 1) {
+      throw new IOException(match.isEmpty() ? "no snapshot " + ref : "snapshot " + ref + " is ambiguous (" + match.size() + " match)");
+    }
+    return match.get(0);
+  }
+
+  public void forget(String id) throws IOException {
+    storage.delete("snapshots/" + id);
+  }
+
+  static String sha256(byte[] b) {
+    try {
+      return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  @Override
+  public synchronized void close() throws IOException {
+    flush();
+  }
+
+  /** The pack being filled: a local file, hashed as it grows, renamed into place when finished. */
+  static final class PackWriter {
+    static final String PENDING = "(pack being written)";
+    private final Path file;
+    private final FileChannel channel;
+    private final MessageDigest sha;
+    private final List<Pack.Entry> entries = new ArrayList<>();
+    private long size;
+
+    PackWriter(Path dir) throws IOException {
+      file = Files.createTempFile(dir, LocalStorage.TEMP_PREFIX + "pack-", "");
+      channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+      try {
+        sha = MessageDigest.getInstance("SHA-256");
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+      write(Pack.MAGIC);
+    }
+
+    private void write(byte[] b) throws IOException {
+      ByteBuffer buf = ByteBuffer.wrap(b);
+      while (buf.hasRemaining()) {
+        channel.write(buf);
+      }
+      sha.update(b);
+      size += b.length;
+    }
+
+    Pack.Entry add(ChunkId id, Codec codec, byte[] stored, int rawLength) throws IOException {
+      Pack.Entry e = new Pack.Entry(id, codec, size, stored.length, rawLength);
+      write(stored);
+      entries.add(e);
+      return e;
+    }
+
+    byte[] read(long offset, int length) throws IOException {
+      byte[] out = new byte[length];
+      ByteBuffer b = ByteBuffer.wrap(out);
+      while (b.hasRemaining()) {
+        channel.read(b, offset + b.position());
+      }
+      return out;
+    }
+
+    long size() {
+      return size;
+    }
+
+    List<Pack.Entry> entries() {
+      return entries;
+    }
+
+    /** Writes the trailer, fsyncs, and moves the pack to "data/XX/SHA256". */
+    String finish(Storage storage) throws IOException {
+      write(Pack.trailer(entries));
+      channel.force(true);
+      channel.close();
+      String name = Pack.name(HexFormat.of().formatHex(sha.digest()));
+      storage.putFile(name, file);
+      return name;
+    }
+  }
+}

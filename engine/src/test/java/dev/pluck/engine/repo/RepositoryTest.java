@@ -1,0 +1,248 @@
+package dev.pluck.engine.repo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RepositoryTest {
+  static final int CHUNK = 64 << 10;
+
+  static Repository create(Path dir, String compression) throws IOException {
+    Config c = Config.defaults(compression);
+    return Repository.init(new LocalStorage(dir), new Config(c.format(), c.id(), c.created(), CHUNK, compression, 1 << 20, null));
+  }
+
+  static byte[] bytes(Random r, int n, boolean compressible) {
+    byte[] b = new byte[n];
+    if (compressible) {
+      for (int i = 0; i < n; i++) {
+        b[i] = (byte) ("pluck backs up files ".charAt(i % 21) + (i / 4096 % 3));
+      }
+    } else {
+      r.nextBytes(b);
+    }
+    return b;
+  }
+
+  /** Stores {@code data} as a file's content and reads it back through the catalog. */
+  static List<String> store(Repository repo, byte[] data) throws IOException {
+    return Content.store(repo, new InMemory(data));
+  }
+
+  static byte[] readBack(Repository repo, List<String> chunks, long size) throws IOException {
+    byte[] out = new byte[(int) size];
+    try (SeekableByteChannel ch = Content.open(repo, chunks, size)) {
+      ByteBuffer b = ByteBuffer.wrap(out);
+      while (b.hasRemaining() && ch.read(b) > 0) {
+        // all
+      }
+    }
+    return out;
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"zstd:3", "zstd:19", "lz4", "xz:6", "none"})
+  void filesOfEverySizeRoundTripThroughEveryCodec(String compression, @TempDir Path dir) throws Exception {
+    Random r = new Random(1);
+    int[] sizes = {0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17, 40 * CHUNK};
+    try (Repository repo = create(dir, compression)) {
+      Catalog.Writer catalog = new Catalog.Writer(repo);
+      Map<String, byte[]> files = new java.util.LinkedHashMap<>();
+      for (int size : sizes) {
+        for (boolean compressible : new boolean[] {false, true}) {
+          byte[] data = bytes(r, size, compressible);
+          String path = "/f-" + size + (compressible ? "-text" : "-random");
+          files.put(path, data);
+          catalog.add(entry(path, data.length, store(repo, data)));
+        }
+      }
+      byte[] sparse = new byte[10 * CHUNK];
+      System.arraycopy(bytes(r, 100, false), 0, sparse, 5 * CHUNK + 3, 100);
+      files.put("/sparse", sparse);
+      List<String> sparseChunks = store(repo, sparse);
+      assertThat(sparseChunks.stream().filter(java.util.Objects::isNull).count()).as("holes").isEqualTo(9);
+      catalog.add(entry("/sparse", sparse.length, sparseChunks));
+      String id = repo.commit(snapshot(catalog.finish(), catalog.entries(), "vm1"));
+      assertThat(repo.snapshots()).extracting(Snapshot::id).containsExactly(id);
+      if (!compression.equals("none")) {
+        assertThat(repo.written().storedBytes).isLessThan(repo.written().newBytes);
+      }
+    }
+    try (Repository repo = Repository.open(new LocalStorage(dir))) {
+      Snapshot s = repo.snapshot("latest");
+      List<CatalogEntry> entries = new ArrayList<>();
+      Catalog.read(repo, s.volumes().get(0).catalog(), entries::add);
+      assertThat(entries).hasSize(sizes.length * 2 + 1);
+      Random again = new Random(1);
+      for (CatalogEntry e : entries) {
+        byte[] data = readBack(repo, e.chunks(), e.size());
+        assertThat(data.length).isEqualTo(e.size());
+        assertThat(Repository.sha256(data)).as(e.path()).isEqualTo(Repository.sha256(expected(again, e.path(), sizes)));
+      }
+      assertThat(Check.run(repo, true).problems()).isEmpty();
+    }
+  }
+
+  private static byte[] expected(Random r, String path, int[] sizes) {
+    if (path.equals("/sparse")) {
+      byte[] sparse = new byte[10 * CHUNK];
+      System.arraycopy(bytes(r, 100, false), 0, sparse, 5 * CHUNK + 3, 100);
+      return sparse;
+    }
+    return bytes(r, Integer.parseInt(path.split("-")[1]), path.endsWith("text"));
+  }
+
+  static CatalogEntry entry(String path, long size, List<String> chunks) {
+    return new CatalogEntry(path, "file", size, 0644, 0L, 0L, 1, 0, 0, 0, 0, null, null, null, null, 0, null, chunks, null);
+  }
+
+  static Snapshot snapshot(List<String> catalog, long entries, String vm) {
+    return new Snapshot(null, Config.FORMAT, java.time.Instant.now().toString(), "test", new Snapshot.Source(vm, List.of("vda"), List.of()),
+        List.of(), true, List.of(), null, "backup", null, Map.of(), CHUNK,
+        List.of(new Snapshot.Volume("p1", "ext4", "files", catalog, entries, 0, 0, 0, null)));
+  }
+
+  /** The same bytes from two "VMs" and two snapshots are stored once. */
+  @Test
+  void identicalContentIsStoredOnce(@TempDir Path dir) throws Exception {
+    byte[] data = bytes(new Random(2), 20 * CHUNK, false);
+    try (Repository repo = create(dir, "zstd:3")) {
+      for (String vm : List.of("vm1", "vm2", "vm1")) {
+        Catalog.Writer c = new Catalog.Writer(repo);
+        c.add(entry("/big", data.length, store(repo, data)));
+        repo.commit(snapshot(c.finish(), 1, vm));
+      }
+      assertThat(repo.written().newChunks).as("chunks stored").isLessThanOrEqualTo(20 + 3);
+      assertThat(repo.written().chunks).isGreaterThanOrEqualTo(60);
+      assertThat(repo.snapshots()).hasSize(3);
+    }
+  }
+
+  /** A flipped byte, a truncated pack and a lost index file: each found, with the snapshots named; the index rebuilt. */
+  @Test
+  void checkFindsDamageAndNamesTheSnapshots(@TempDir Path dir) throws Exception {
+    byte[] data = bytes(new Random(3), 8 * CHUNK, false);
+    String id;
+    try (Repository repo = create(dir, "zstd:3")) {
+      Catalog.Writer c = new Catalog.Writer(repo);
+      c.add(entry("/data.bin", data.length, store(repo, data)));
+      id = repo.commit(snapshot(c.finish(), 1, "vm1"));
+    }
+    Repository repo = Repository.open(new LocalStorage(dir));
+    assertThat(Check.run(repo, true).problems()).isEmpty();
+    List<String> packs = new LocalStorage(dir).list("data/");
+    assertThat(packs).isNotEmpty();
+    Path pack = dir.resolve(packs.get(0));
+    byte[] original = Files.readAllBytes(pack);
+
+    // 1. One flipped byte in a chunk: structure holds, --read-data finds it.
+    byte[] flipped = original.clone();
+    flipped[Pack.MAGIC.length + 10] ^= 0x40;
+    Files.write(pack, flipped);
+    assertThat(Check.run(Repository.open(new LocalStorage(dir)), false).problems()).isEmpty();
+    Check.Report r = Check.run(Repository.open(new LocalStorage(dir)), true);
+    assertThat(r.problems()).anyMatch(p -> p.what().contains("damaged") && p.affects().stream().anyMatch(a -> a.contains(id.substring(0, 12))
+        && a.contains("/data.bin")));
+
+    // 2. A truncated pack.
+    Files.write(pack, java.util.Arrays.copyOf(original, original.length - 100));
+    r = Check.run(Repository.open(new LocalStorage(dir)), false);
+    assertThat(r.problems()).anyMatch(p -> p.what().contains("truncated or damaged"));
+    assertThat(r.problems()).anyMatch(p -> p.affects().stream().anyMatch(a -> a.contains(id.substring(0, 12))));
+    Files.write(pack, original);
+
+    // 3. A deleted index file: found, then rebuilt from the packs.
+    for (String index : new LocalStorage(dir).list("index/")) {
+      Files.delete(dir.resolve(index));
+    }
+    r = Check.run(Repository.open(new LocalStorage(dir)), false);
+    assertThat(r.problems()).anyMatch(p -> p.what().contains("in no index file"));
+    Check.rebuildIndex(new LocalStorage(dir));
+    assertThat(Check.run(Repository.open(new LocalStorage(dir)), true).problems()).isEmpty();
+  }
+
+  /** Two writers at once (separate repository handles, as two processes have): both snapshots whole. */
+  @Test
+  void concurrentWritersBothCommit(@TempDir Path dir) throws Exception {
+    create(dir, "zstd:3").close();
+    List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Thread> threads = new ArrayList<>();
+    for (int w = 0; w < 2; w++) {
+      int seed = w;
+      Thread t = new Thread(() -> {
+        try (Repository repo = Repository.open(new LocalStorage(dir))) {
+          Catalog.Writer c = new Catalog.Writer(repo);
+          Random r = new Random(seed);
+          for (int f = 0; f < 20; f++) {
+            byte[] data = bytes(r, r.nextInt(5 * CHUNK), f % 2 == 0);
+            c.add(entry("/w" + seed + "/f" + f, data.length, store(repo, data)));
+          }
+          repo.commit(snapshot(c.finish(), 20, "vm" + seed));
+        } catch (Throwable e) {
+          failures.add(e);
+        }
+      });
+      threads.add(t);
+      t.start();
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    assertThat(failures).isEmpty();
+    Repository repo = Repository.open(new LocalStorage(dir));
+    assertThat(repo.snapshots()).hasSize(2);
+    assertThat(Check.run(repo, true).problems()).isEmpty();
+  }
+
+  @Test
+  void refusesWhatItCannotRead(@TempDir Path dir) throws Exception {
+    assertThatThrownBy(() -> Repository.open(new LocalStorage(dir))).hasMessageContaining("no pluck repository");
+    create(dir, "zstd:3").close();
+    assertThatThrownBy(() -> create(dir, "zstd:3")).hasMessageContaining("already exists");
+    Files.writeString(dir.resolve("config"), "{\"format\": 2, \"chunkSize\": 65536, \"compression\": \"zstd\", \"packSize\": 1048576}");
+    assertThatThrownBy(() -> Repository.open(new LocalStorage(dir))).hasMessageContaining("format 2");
+  }
+
+  /** A byte channel over an array. */
+  static final class InMemory implements SeekableByteChannel {
+    private final byte[] data;
+    private int position;
+
+    InMemory(byte[] data) {
+      this.data = data;
+    }
+
+    @Override
+    public int read(ByteBuffer dst) {
+      if (position >= data.length) {
+        return -1;
+      }
+      int n = Math.min(dst.remaining(), data.length - position);
+      dst.put(data, position, n);
+      position += n;
+      return n;
+    }
+
+    @Override public int write(ByteBuffer src) { throw new UnsupportedOperationException(); }
+    @Override public long position() { return position; }
+    @Override public SeekableByteChannel position(long p) { position = (int) p; return this; }
+    @Override public long size() { return data.length; }
+    @Override public SeekableByteChannel truncate(long s) { throw new UnsupportedOperationException(); }
+    @Override public boolean isOpen() { return true; }
+    @Override public void close() { }
+  }
+
+}
