@@ -21,7 +21,7 @@ public final class Check {
   public record Problem(String what, List<String> affects) {}
 
   /** What was checked and what was found. */
-  public record Report(int snapshots, int packs, long chunks, long chunksRead, List<Problem> problems) {
+  public record Report(int snapshots, int packs, long chunks, long chunksRead, List<Problem> problems, List<String> notes) {
     public boolean ok() {
       return problems.isEmpty();
     }
@@ -47,6 +47,8 @@ public final class Check {
       }
     }
     Map<String, Map<ChunkId, Pack.Entry>> packs = new LinkedHashMap<>();
+    Map<ChunkId, String> unindexedChunks = new HashMap<>();
+    List<String> notes = new ArrayList<>();
     Set<String> damagedPacks = new TreeSet<>();
     for (String pack : storage.list("data/")) {
       try {
@@ -56,10 +58,11 @@ public final class Check {
         }
         packs.put(pack, entries);
         if (!indexedPacks.contains(pack)) {
-          problems.add(new Problem("pack " + pack + " is in no index file (an interrupted backup, or a lost index): "
-              + "`pluck rebuild-index` adds it", List.of()));
+          // Left by an interrupted backup (the next one reuses it), or its index file was lost:
+          // a problem only if a snapshot needs it, below.
+          notes.add("pack " + pack + " is in no index file");
           for (ChunkId id : entries.keySet()) {
-            indexed.putIfAbsent(id, pack);
+            unindexedChunks.putIfAbsent(id, pack);
           }
         }
       } catch (IOException e) {
@@ -112,68 +115,40 @@ public final class Check {
       }
     }
     for (Snapshot s : snapshots) {
-      for (Snapshot.Volume v : s.volumes()) {
-        String where = "snapshot " + s.id().substring(0, 12) + " volume " + v.id();
-        if (v.catalog() != null) {
-          if (!allIndexed(v.catalog(), indexed, bad, affected, where + " catalog")) {
-            continue;
-          }
-          try {
-            Catalog.read(repo, v.catalog(), e -> {
-              check(e.chunks(), indexed, bad, affected, where + ": " + e.path());
-              if (e.streams() != null) {
-                e.streams().forEach((n, c) -> check(c.chunks(), indexed, bad, affected, where + ": " + e.path() + ":" + n));
-              }
-            });
-          } catch (IOException e) {
-            affected.computeIfAbsent("catalog unreadable: " + e.getMessage(), k -> new ArrayList<>()).add(where);
-          }
-        }
-        if (v.blockMap() != null && allIndexed(v.blockMap(), indexed, bad, affected, where + " block map")) {
-          try (var in = ChunkedStream.reader(repo, v.blockMap())) {
-            byte[] map = in.readAllBytes();
-            for (int i = 0; i + ChunkId.BYTES <= map.length; i += ChunkId.BYTES) {
-              if (!Content.isHole(map, i)) {
-                ChunkId id = ChunkId.fromBytes(map, i);
-                check(java.util.Collections.singletonList(id.hex()), indexed, bad, affected,
-                    where + " block " + (i / ChunkId.BYTES));
-              }
-            }
-          } catch (IOException e) {
-            affected.computeIfAbsent("block map unreadable: " + e.getMessage(), k -> new ArrayList<>()).add(where);
-          }
-        }
+      try {
+        References.visit(repo, s, chunks -> allIndexed(chunks, indexed, unindexedChunks, bad),
+            (hex, where) -> check(hex, indexed, unindexedChunks, bad, affected, where));
+      } catch (IOException e) {
+        affected.computeIfAbsent("catalog or block map unreadable: " + e.getMessage(), k -> new ArrayList<>())
+            .add("snapshot " + s.id().substring(0, 12));
       }
     }
     for (String pack : damagedPacks) {
       problems.add(new Problem("pack " + pack + " is missing, truncated or damaged", List.of()));
     }
     affected.forEach((what, where) -> problems.add(new Problem(what, where)));
-    return new Report(snapshots.size(), packs.size(), indexed.size(), read, problems);
+    return new Report(snapshots.size(), packs.size(), indexed.size() + unindexedChunks.size(), read, problems, notes);
   }
 
-  private static boolean allIndexed(List<String> chunks, Map<ChunkId, String> indexed, Set<ChunkId> bad,
-      Map<String, List<String>> affected, String where) {
-    int before = affected.values().stream().mapToInt(List::size).sum();
-    check(chunks, indexed, bad, affected, where);
-    return affected.values().stream().mapToInt(List::size).sum() == before;
-  }
-
-  private static void check(List<String> chunks, Map<ChunkId, String> indexed, Set<ChunkId> bad, Map<String, List<String>> affected,
-      String where) {
-    if (chunks == null) {
-      return;
-    }
+  private static boolean allIndexed(List<String> chunks, Map<ChunkId, String> indexed, Map<ChunkId, String> unindexed, Set<ChunkId> bad) {
     for (String hex : chunks) {
-      if (hex == null) {
-        continue;
-      }
       ChunkId id = ChunkId.parse(hex);
-      String problem = !indexed.containsKey(id) ? "chunk " + hex + " is in no pack"
-          : bad.contains(id) ? "chunk " + hex + " in pack " + indexed.get(id) + " is missing or damaged" : null;
-      if (problem != null) {
-        affected.computeIfAbsent(problem, k -> new ArrayList<>()).add(where);
+      if ((!indexed.containsKey(id) && !unindexed.containsKey(id)) || bad.contains(id)) {
+        return false;
       }
+    }
+    return true;
+  }
+
+  private static void check(String hex, Map<ChunkId, String> indexed, Map<ChunkId, String> unindexed, Set<ChunkId> bad,
+      Map<String, List<String>> affected, String where) {
+    ChunkId id = ChunkId.parse(hex);
+    String problem = !indexed.containsKey(id)
+        ? (unindexed.containsKey(id) ? "chunk " + hex + " is in pack " + unindexed.get(id) + ", which no index file lists "
+            + "(a lost index file): `pluck rebuild-index` restores it" : "chunk " + hex + " is in no pack")
+        : bad.contains(id) ? "chunk " + hex + " in pack " + indexed.get(id) + " is missing or damaged" : null;
+    if (problem != null) {
+      affected.computeIfAbsent(problem, k -> new ArrayList<>()).add(where);
     }
   }
 

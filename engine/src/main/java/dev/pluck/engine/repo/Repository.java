@@ -45,10 +45,10 @@ public final class Repository implements Closeable {
   private final LinkedHashMap<ChunkId, byte[]> cache = new LinkedHashMap<>(64, 0.75f, true);
   private long cachedBytes;
   private PackWriter open;
-  private final Stats written = new Stats();
+  private final WriteCounts written = new WriteCounts();
 
   /** What {@link #put} did: chunks and bytes seen, and of those newly stored. */
-  public static final class Stats {
+  public static final class WriteCounts {
     public long chunks;
     public long bytes;
     public long newChunks;
@@ -94,7 +94,7 @@ public final class Repository implements Closeable {
     return storage;
   }
 
-  public Stats written() {
+  public WriteCounts written() {
     return written;
   }
 

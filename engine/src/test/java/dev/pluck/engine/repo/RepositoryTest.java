@@ -169,7 +169,8 @@ class RepositoryTest {
       Files.delete(dir.resolve(index));
     }
     r = Check.run(Repository.open(new LocalStorage(dir)), false);
-    assertThat(r.problems()).anyMatch(p -> p.what().contains("in no index file"));
+    assertThat(r.problems()).anyMatch(p -> p.what().contains("which no index file lists")
+        && p.affects().stream().anyMatch(a -> a.contains(id.substring(0, 12))));
     Check.rebuildIndex(new LocalStorage(dir));
     assertThat(Check.run(Repository.open(new LocalStorage(dir)), true).problems()).isEmpty();
   }
@@ -205,6 +206,85 @@ class RepositoryTest {
     Repository repo = Repository.open(new LocalStorage(dir));
     assertThat(repo.snapshots()).hasSize(2);
     assertThat(Check.run(repo, true).problems()).isEmpty();
+  }
+
+  /** keep-last 2 per VM: each VM keeps its own two newest, whatever the other has. */
+  @Test
+  void forgetPolicyWorksPerGroup() {
+    List<Snapshot> all = new ArrayList<>();
+    for (int day = 1; day <= 5; day++) {
+      for (String vm : List.of("vm1", "vm2")) {
+        if (vm.equals("vm2") && day > 2) {
+          continue;  // vm2 has only two snapshots: keeping two of each must keep both
+        }
+        Snapshot s = snapshot(List.of(), 0, vm);
+        all.add(new Snapshot(vm + "-" + day, s.format(), "2026-11-0" + day + "T10:00:00Z", s.hostname(), s.source(), s.tags(), true,
+            List.of(), null, s.chain(), null, Map.of(), CHUNK, s.volumes()));
+      }
+    }
+    List<Snapshot> forget = Forget.plan(all, new Forget.Policy(2, 0, 0, 0), java.util.Set.of("vm", "drive", "chain"));
+    assertThat(forget).extracting(Snapshot::id).containsExactlyInAnyOrder("vm1-1", "vm1-2", "vm1-3");
+    List<Snapshot> daily = Forget.plan(all, new Forget.Policy(0, 3, 0, 0), java.util.Set.of("vm"));
+    assertThat(daily).extracting(Snapshot::id).containsExactlyInAnyOrder("vm1-1", "vm1-2");
+  }
+
+  /** Forget one snapshot, prune: the rest restore byte for byte, the repository shrinks, check passes. */
+  @Test
+  void pruneAfterForgetKeepsTheRestWhole(@TempDir Path dir) throws Exception {
+    Random r = new Random(5);
+    List<byte[]> contents = new ArrayList<>();
+    List<String> ids = new ArrayList<>();
+    try (Repository repo = create(dir, "zstd:3")) {
+      byte[] shared = bytes(r, 6 * CHUNK, false);
+      for (int s = 0; s < 3; s++) {
+        byte[] own = bytes(r, 30 * CHUNK, false);
+        contents.add(own);
+        Catalog.Writer c = new Catalog.Writer(repo);
+        c.add(entry("/own", own.length, store(repo, own)));
+        c.add(entry("/shared", shared.length, store(repo, shared)));
+        ids.add(repo.commit(snapshot(c.finish(), 2, "vm1")));
+      }
+    }
+    Repository repo = Repository.open(new LocalStorage(dir));
+    Stats before = Stats.of(repo);
+    assertThat(before.dedupeRatio()).isGreaterThan(1.1);
+    repo.forget(ids.get(0));
+    Prune.Result result;
+    try (Locks.Lock lock = Locks.acquire(repo.storage(), true, "prune")) {
+      result = Prune.run(repo);
+    }
+    assertThat(result.bytesAfter()).as("stored bytes").isLessThan(result.bytesBefore() * 3 / 4);
+    assertThat(result.chunksRemoved()).isGreaterThanOrEqualTo(30);
+    repo = Repository.open(new LocalStorage(dir));
+    assertThat(Check.run(repo, true).problems()).isEmpty();
+    for (int s = 1; s < 3; s++) {
+      Snapshot snap = repo.snapshot(ids.get(s));
+      List<CatalogEntry> entries = new ArrayList<>();
+      Catalog.read(repo, snap.volumes().get(0).catalog(), entries::add);
+      assertThat(readBack(repo, entries.get(0).chunks(), entries.get(0).size())).isEqualTo(contents.get(s));
+    }
+    assertThat(Stats.of(repo).snapshots()).isEqualTo(2);
+  }
+
+  /** Shared locks coexist, an exclusive one waits for none; a dead process's lock is stale. */
+  @Test
+  void locks(@TempDir Path dir) throws Exception {
+    LocalStorage storage = new LocalStorage(dir);
+    create(dir, "zstd:3").close();
+    try (Locks.Lock a = Locks.acquire(storage, false, "backup"); Locks.Lock b = Locks.acquire(storage, false, "restore")) {
+      assertThatThrownBy(() -> Locks.acquire(storage, true, "prune")).hasMessageMatching(".*locked by (backup|restore).*shared.*");
+    }
+    try (Locks.Lock p = Locks.acquire(storage, true, "prune")) {
+      assertThatThrownBy(() -> Locks.acquire(storage, false, "backup")).hasMessageContaining("locked by prune").hasMessageContaining("exclusive");
+    }
+    Process dead = new ProcessBuilder("true").start();
+    dead.waitFor();
+    storage.put("locks/dead", Repository.JSON.writeValueAsBytes(new Locks.Info(java.net.InetAddress.getLocalHost().getHostName(),
+        dead.pid(), true, java.time.Instant.now().toString(), "prune")));
+    try (Locks.Lock l = Locks.acquire(storage, false, "backup")) {
+      assertThat(storage.exists("locks/dead")).as("stale lock removed").isFalse();
+    }
+    assertThat(storage.list("locks/")).isEmpty();
   }
 
   @Test
