@@ -12,7 +12,9 @@ import picocli.CommandLine.Command;
     name = "pluck",
     mixinStandardHelpOptions = true,
     versionProvider = Pluck.Version.class,
-    subcommands = {ProbeCommand.class, LsCommand.class, CatCommand.class, NbdCommand.class, VmCommand.class},
+    subcommands = {ProbeCommand.class, LsCommand.class, CatCommand.class, NbdCommand.class, VmCommand.class, RepoCommands.Init.class,
+      RepoCommands.Snapshots.class, RepoCommands.CheckCommand.class, RepoCommands.StatsCommand.class, RepoCommands.ForgetCommand.class,
+      RepoCommands.PruneCommand.class, RepoCommands.RebuildIndex.class},
     description = {
       "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
       "",
