@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import com.github.luben.zstd.Zstd;
 import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorInputStream;
 import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorOutputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
@@ -70,6 +71,16 @@ public enum Codec {
     if (this == NONE) {
       return java.util.Arrays.copyOfRange(data, from, from + length);
     }
+    if (this == ZSTD) {
+      // zstd-jni's one-shot call: the same frames as Commons Compress's zstd stream (which wraps
+      // zstd-jni), without its stream buffers, several times faster on 1 MiB chunks.
+      byte[] out = new byte[(int) Zstd.compressBound(length)];
+      long n = Zstd.compressByteArray(out, 0, out.length, data, from, length, level);
+      if (Zstd.isError(n)) {
+        throw new IOException("zstd: " + Zstd.getErrorName(n));
+      }
+      return java.util.Arrays.copyOf(out, (int) n);
+    }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
     try (OutputStream out = switch (this) {
       case ZSTD -> new ZstdCompressorOutputStream(bytes, level);
@@ -91,6 +102,14 @@ public enum Codec {
       return stored;
     }
     byte[] out = new byte[rawLength];
+    if (this == ZSTD) {
+      long n = Zstd.decompressByteArray(out, 0, rawLength, stored, 0, stored.length);
+      if (Zstd.isError(n) || n != rawLength) {
+        throw new IOException("chunk decompresses to " + (Zstd.isError(n) ? "an error (" + Zstd.getErrorName(n) + ")" : n + " bytes")
+            + ", expected " + rawLength);
+      }
+      return out;
+    }
     try (InputStream in = switch (this) {
       case ZSTD -> new ZstdCompressorInputStream(new ByteArrayInputStream(stored));
       case LZ4 -> new FramedLZ4CompressorInputStream(new ByteArrayInputStream(stored));

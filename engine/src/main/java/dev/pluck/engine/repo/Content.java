@@ -12,24 +12,55 @@ import java.util.List;
 public final class Content {
   private Content() {}
 
-  /** Reads {@code in} to its end in chunks of the repository's size; a chunk of zeros is recorded as a hole (null). */
+  /**
+   * Reads {@code in} to its end in chunks of the repository's size; a chunk of zeros is recorded
+   * as a hole (null). Chunks are hashed and compressed on all cores, stored in order.
+   */
   public static List<String> store(Repository repo, SeekableByteChannel in) throws IOException {
     int size = repo.config().chunkSize();
-    byte[] buf = new byte[size];
+    java.util.concurrent.ExecutorService workers = repo.workers();
+    int window = 2 * Math.max(1, Runtime.getRuntime().availableProcessors());
+    java.util.ArrayDeque<java.util.concurrent.Future<Repository.Prepared>> inflight = new java.util.ArrayDeque<>();
+    java.util.ArrayDeque<Integer> slots = new java.util.ArrayDeque<>();
     List<String> out = new ArrayList<>();
-    while (true) {
-      ByteBuffer b = ByteBuffer.wrap(buf);
-      while (b.hasRemaining() && in.read(b) > 0) {
-        // fill a whole chunk
+    boolean end = false;
+    while (!end || !inflight.isEmpty()) {
+      if (!end && inflight.size() < window) {
+        byte[] buf = new byte[size];
+        ByteBuffer b = ByteBuffer.wrap(buf);
+        while (b.hasRemaining() && in.read(b) > 0) {
+          // fill a whole chunk
+        }
+        int n = b.position();
+        end = n < size;
+        if (n == 0) {
+          continue;
+        }
+        if (zeros(buf, n)) {
+          out.add(null);
+        } else {
+          slots.add(out.size());
+          out.add(null);
+          inflight.add(workers.submit(() -> repo.prepare(buf, 0, n)));
+        }
+        continue;
       }
-      int n = b.position();
-      if (n == 0) {
-        return out;
+      out.set(slots.poll(), repo.append(await(inflight.poll())).hex());
+    }
+    return out;
+  }
+
+  private static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while storing chunks");
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof IOException io) {
+        throw io;
       }
-      out.add(zeros(buf, n) ? null : repo.put(buf, 0, n).hex());
-      if (n < size) {
-        return out;
-      }
+      throw new IOException(e.getCause());
     }
   }
 

@@ -88,6 +88,7 @@ public final class Prune {
       w.add(e.id(), e.codec(), storage.get(moveFrom.get(i), e.offset(), e.storedLength()), e.rawLength());
       if (w.size() >= repo.config().packSize() || i == moveEntries.size() - 1) {
         keep.put(w.finish(storage), List.copyOf(w.entries()));
+        w.closeChannel();
         written++;
         w = null;
       }

@@ -46,6 +46,12 @@ public final class Repository implements Closeable {
   private long cachedBytes;
   private PackWriter open;
   private final WriteCounts written = new WriteCounts();
+  private java.util.concurrent.ExecutorService workers;
+  private java.util.concurrent.ExecutorService closer;
+  private final List<Map.Entry<PackWriter, java.util.concurrent.Future<String>>> closing = new ArrayList<>();
+  /** Packs not yet in place, by the name the index gives them meanwhile. */
+  private final Map<String, PackWriter> pending = new java.util.HashMap<>();
+  private int packsStarted;
 
   /** What {@link #put} did: chunks and bytes seen, and of those newly stored. */
   public static final class WriteCounts {
@@ -144,45 +150,111 @@ public final class Repository implements Closeable {
     return index.contains(id);
   }
 
-  /** Stores a chunk (unless stored already) and returns its id. */
-  public synchronized ChunkId put(byte[] data, int from, int length) throws IOException {
+  /** A chunk hashed and, unless the repository has it, compressed: ready for {@link #append}. */
+  public record Prepared(ChunkId id, Codec codec, byte[] stored, int rawLength) {}
+
+  /**
+   * Hashes a chunk and compresses it unless it is stored already. Touches no repository state,
+   * so several threads prepare while one appends.
+   */
+  public Prepared prepare(byte[] data, int from, int length) throws IOException {
     if (length > Config.MAX_CHUNK) {
       throw new IllegalArgumentException("chunk of " + length + " bytes exceeds " + Config.MAX_CHUNK);
     }
     ChunkId id = ChunkId.of(data, from, length);
-    written.chunks++;
-    written.bytes += length;
     if (index.contains(id)) {
-      return id;
+      return new Prepared(id, null, null, length);
     }
     byte[] stored = compression.codec().compress(data, from, length, compression.level());
-    Codec codec = compression.codec();
     if (stored.length >= length) {  // compression did not help: store it raw
-      stored = java.util.Arrays.copyOfRange(data, from, from + length);
-      codec = Codec.NONE;
+      return new Prepared(id, Codec.NONE, java.util.Arrays.copyOfRange(data, from, from + length), length);
+    }
+    return new Prepared(id, compression.codec(), stored, length);
+  }
+
+  /** Stores a prepared chunk unless the repository has it by now; returns its id. */
+  public synchronized ChunkId append(Prepared p) throws IOException {
+    written.chunks++;
+    written.bytes += p.rawLength();
+    if (index.contains(p.id())) {
+      return p.id();
+    }
+    if (p.stored() == null) {
+      throw new IllegalStateException("chunk " + p.id() + " was prepared as stored and is not");
     }
     if (open == null) {
-      open = new PackWriter(storage.scratch());
+      open = new PackWriter(storage.scratch(), "(pack being written " + (++packsStarted) + ")");
+      pending.put(open.pendingName, open);
     }
-    Pack.Entry e = open.add(id, codec, stored, length);
-    index.add(PackWriter.PENDING, e);
+    Pack.Entry e = open.add(p.id(), p.codec(), p.stored(), p.rawLength());
+    index.add(open.pendingName, e);
     written.newChunks++;
-    written.newBytes += length;
-    written.storedBytes += stored.length;
+    written.newBytes += p.rawLength();
+    written.storedBytes += p.stored().length;
     if (open.size() >= config.packSize()) {
       closePack();
     }
-    return id;
+    return p.id();
   }
 
-  private void closePack() throws IOException {
+  /** Stores a chunk (unless stored already) and returns its id. */
+  public ChunkId put(byte[] data, int from, int length) throws IOException {
+    return append(prepare(data, from, length));
+  }
+
+  /** Threads that prepare chunks (hash, compress) for {@link Content#store}: one per core. */
+  java.util.concurrent.ExecutorService workers() {
+    synchronized (this) {
+      if (workers == null) {
+        int n = Math.max(1, Runtime.getRuntime().availableProcessors());
+        workers = java.util.concurrent.Executors.newFixedThreadPool(n, r -> {
+          Thread t = new Thread(r, "pluck-chunk");
+          t.setDaemon(true);
+          return t;
+        });
+      }
+      return workers;
+    }
+  }
+
+  /**
+   * Hands the full pack to a background thread that writes its trailer, fsyncs it and renames it
+   * into place, so the next pack fills meanwhile; {@link #flush} waits for it.
+   */
+  private void closePack() {
     PackWriter w = open;
     open = null;
-    String name = w.finish(storage);
-    for (Pack.Entry e : w.entries()) {
-      index.move(e.id(), name);
+    if (closer == null) {
+      closer = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "pluck-pack-close");
+        t.setDaemon(true);
+        return t;
+      });
     }
-    unindexed.put(name, w.entries());
+    closing.add(java.util.Map.entry(w, closer.submit(() -> w.finish(storage))));
+  }
+
+  /** Waits for packs being closed, and gives their chunks their final pack name. */
+  private void awaitClosing() throws IOException {
+    for (var c : closing) {
+      String name;
+      try {
+        name = c.getValue().get();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new java.io.InterruptedIOException("interrupted while closing a pack");
+      } catch (java.util.concurrent.ExecutionException e) {
+        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+      }
+      PackWriter w = c.getKey();
+      for (Pack.Entry e : w.entries()) {
+        index.move(e.id(), name);
+      }
+      pending.remove(w.pendingName);
+      w.closeChannel();
+      unindexed.put(name, w.entries());
+    }
+    closing.clear();
   }
 
   /** Makes everything put so far durable: the open pack closed, an index file for the new packs. */
@@ -190,6 +262,7 @@ public final class Repository implements Closeable {
     if (open != null && !open.entries().isEmpty()) {
       closePack();
     }
+    awaitClosing();
     if (!unindexed.isEmpty()) {
       byte[] file = IndexFile.encode(unindexed);
       storage.put("index/" + sha256(file), file);
@@ -209,8 +282,11 @@ public final class Repository implements Closeable {
     if (at == null) {
       throw new IOException("chunk " + id + " is not in the repository");
     }
-    byte[] stored = at.pack().equals(PackWriter.PENDING) ? open.read(at.offset(), at.storedLength())
-        : storage.get(at.pack(), at.offset(), at.storedLength());
+    PackWriter writing;
+    synchronized (this) {
+      writing = pending.get(at.pack());
+    }
+    byte[] stored = writing != null ? writing.read(at.offset(), at.storedLength()) : storage.get(at.pack(), at.offset(), at.storedLength());
     byte[] data;
     try {
       data = at.codec().decompress(stored, at.rawLength());
@@ -295,11 +371,17 @@ public final class Repository implements Closeable {
   @Override
   public synchronized void close() throws IOException {
     flush();
+    if (workers != null) {
+      workers.shutdown();
+    }
+    if (closer != null) {
+      closer.shutdown();
+    }
   }
 
   /** The pack being filled: a local file, hashed as it grows, renamed into place when finished. */
   static final class PackWriter {
-    static final String PENDING = "(pack being written)";
+    final String pendingName;
     private final Path file;
     private final FileChannel channel;
     private final MessageDigest sha;
@@ -307,6 +389,11 @@ public final class Repository implements Closeable {
     private long size;
 
     PackWriter(Path dir) throws IOException {
+      this(dir, "(pack being written)");
+    }
+
+    PackWriter(Path dir, String pendingName) throws IOException {
+      this.pendingName = pendingName;
       file = Files.createTempFile(dir, LocalStorage.TEMP_PREFIX + "pack-", "");
       channel = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.READ);
       try {
@@ -350,14 +437,17 @@ public final class Repository implements Closeable {
       return entries;
     }
 
-    /** Writes the trailer, fsyncs, and moves the pack to "data/XX/SHA256". */
+    /** Writes the trailer, fsyncs, and moves the pack to "data/XX/SHA256"; the channel stays open for reads. */
     String finish(Storage storage) throws IOException {
       write(Pack.trailer(entries));
       channel.force(true);
-      channel.close();
       String name = Pack.name(HexFormat.of().formatHex(sha.digest()));
       storage.putFile(name, file);
       return name;
+    }
+
+    void closeChannel() throws IOException {
+      channel.close();
     }
   }
 }
