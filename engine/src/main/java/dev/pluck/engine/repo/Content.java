@@ -50,6 +50,59 @@ public final class Content {
     return out;
   }
 
+  /**
+   * A file's content again, reading only what changed: {@code changed} are the byte ranges of the
+   * file (sorted) that may differ from the parent's content {@code parentChunks} of
+   * {@code parentSize} bytes. A chunk no range touches is the parent's; a chunk a range touches
+   * in part is the parent's bytes with the changed ones read over them; the rest is read.
+   */
+  public static List<String> update(Repository repo, SeekableByteChannel in, long size, List<String> parentChunks, long parentSize,
+      List<long[]> changed) throws IOException {
+    int chunk = repo.config().chunkSize();
+    long chunks = (size + chunk - 1) / chunk;
+    List<String> out = new ArrayList<>();
+    int r = 0;
+    for (long c = 0; c < chunks; c++) {
+      long start = c * chunk;
+      int length = (int) Math.min(chunk, size - start);
+      long end = start + length;
+      while (r < changed.size() && changed.get(r)[0] + changed.get(r)[1] <= start) {
+        r++;
+      }
+      boolean touched = r < changed.size() && changed.get(r)[0] < end;
+      boolean parentSame = c < parentChunks.size() && Math.min(chunk, parentSize - start) == length;
+      if (!touched && parentSame) {
+        out.add(parentChunks.get((int) c));
+        continue;
+      }
+      byte[] data;
+      if (parentSame) {
+        String p = parentChunks.get((int) c);
+        data = p == null ? new byte[length] : repo.get(ChunkId.parse(p)).clone();
+        for (int i = r; i < changed.size() && changed.get(i)[0] < end; i++) {
+          long from = Math.max(start, changed.get(i)[0]);
+          long to = Math.min(end, changed.get(i)[0] + changed.get(i)[1]);
+          readFully(in, from, data, (int) (from - start), (int) (to - from));
+        }
+      } else {
+        data = new byte[length];
+        readFully(in, start, data, 0, length);
+      }
+      out.add(zeros(data, length) ? null : repo.put(data, 0, length).hex());
+    }
+    return out;
+  }
+
+  private static void readFully(SeekableByteChannel in, long at, byte[] dst, int off, int length) throws IOException {
+    in.position(at);
+    ByteBuffer b = ByteBuffer.wrap(dst, off, length);
+    while (b.hasRemaining()) {
+      if (in.read(b) < 0) {
+        throw new IOException("file ends before byte " + (at + length));
+      }
+    }
+  }
+
   private static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
     try {
       return f.get();

@@ -22,6 +22,20 @@ class RepositoryCrashTest {
         CrashWriterMain.class.getName(), dir.toString(), Long.toString(seed)).redirectErrorStream(true).start();
   }
 
+  /** Two writing processes at once: both complete, every snapshot whole. */
+  @Test
+  void twoWritingProcesses(@TempDir Path dir) throws Exception {
+    RepositoryTest.create(dir, "zstd:3").close();
+    Process a = writer(dir, 1);
+    Process b = writer(dir, 2);
+    assertThat(a.waitFor(120, TimeUnit.SECONDS) && b.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(a.exitValue()).as(new String(a.getInputStream().readAllBytes())).isZero();
+    assertThat(b.exitValue()).as(new String(b.getInputStream().readAllBytes())).isZero();
+    Repository repo = Repository.open(new LocalStorage(dir));
+    assertThat(repo.snapshots()).hasSize(6);
+    assertThat(Check.run(repo, true).problems()).isEmpty();
+  }
+
   @Test
   void killedWritersLeaveARepositoryCheckAccepts(@TempDir Path dir) throws Exception {
     RepositoryTest.create(dir, "zstd:3").close();

@@ -115,6 +115,39 @@ class RepositoryTest {
         List.of(new Snapshot.Volume("p1", "ext4", "files", catalog, entries, 0, 0, 0, null)));
   }
 
+  /** An incremental file: chunks no change touches are the parent's; a partly changed one reads only the changed bytes. */
+  @Test
+  void incrementalFileReadsOnlyChangedBytes(@TempDir Path dir) throws Exception {
+    Random r = new Random(8);
+    byte[] before = bytes(r, 10 * CHUNK + 5, false);
+    byte[] after = before.clone();
+    after[2 * CHUNK + 7] ^= 1;
+    after[7 * CHUNK] ^= 1;
+    byte[] grown = java.util.Arrays.copyOf(after, after.length + 3 * CHUNK);  // and it grew
+    for (int i = after.length; i < grown.length; i++) {
+      grown[i] = (byte) i;
+    }
+    try (Repository repo = create(dir, "zstd:3")) {
+      List<String> parent = store(repo, before);
+      long[] read = {0};
+      InMemory source = new InMemory(grown) {
+        @Override
+        public int read(ByteBuffer dst) {
+          int n = super.read(dst);
+          read[0] += Math.max(0, n);
+          return n;
+        }
+      };
+      List<String> chunks = Content.update(repo, source, grown.length, parent, before.length,
+          List.of(new long[] {2L * CHUNK + 7, 1}, new long[] {7L * CHUNK, 1}, new long[] {before.length, grown.length - before.length}));
+      assertThat(readBack(repo, chunks, grown.length)).isEqualTo(grown);
+      assertThat(chunks.subList(0, 2)).isEqualTo(parent.subList(0, 2));
+      assertThat(chunks.get(2)).isNotEqualTo(parent.get(2));
+      // 2 changed bytes, the old short last chunk read whole (its length changed), and the new tail.
+      assertThat(read[0]).isLessThanOrEqualTo(2 + (long) CHUNK + 3L * CHUNK);
+    }
+  }
+
   /** The same bytes from two "VMs" and two snapshots are stored once. */
   @Test
   void identicalContentIsStoredOnce(@TempDir Path dir) throws Exception {
@@ -297,7 +330,7 @@ class RepositoryTest {
   }
 
   /** A byte channel over an array. */
-  static final class InMemory implements SeekableByteChannel {
+  static class InMemory implements SeekableByteChannel {
     private final byte[] data;
     private int position;
 
