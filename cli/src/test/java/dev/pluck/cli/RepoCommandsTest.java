@@ -98,27 +98,8 @@ class RepoCommandsTest {
   }
 
   static SeekableByteChannel channel(byte[] data) {
-    return new SeekableByteChannel() {
-      int position;
-
-      @Override
-      public int read(ByteBuffer dst) {
-        if (position >= data.length) {
-          return -1;
-        }
-        int n = Math.min(dst.remaining(), data.length - position);
-        dst.put(data, position, n);
-        position += n;
-        return n;
-      }
-
-      @Override public int write(ByteBuffer src) { throw new UnsupportedOperationException(); }
-      @Override public long position() { return position; }
-      @Override public SeekableByteChannel position(long p) { position = (int) p; return this; }
-      @Override public long size() { return data.length; }
-      @Override public SeekableByteChannel truncate(long s) { throw new UnsupportedOperationException(); }
-      @Override public boolean isOpen() { return true; }
-      @Override public void close() { }
-    };
+    return dev.pluck.fs.ReadOnlyChannel.of(data);
   }
+
+
 }

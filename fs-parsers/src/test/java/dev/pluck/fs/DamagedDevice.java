@@ -39,6 +39,13 @@ public final class DamagedDevice implements BlockDevice {
     return this;
   }
 
+  /** Writes a little-endian u32 into an array (to build a patch before {@link #set(long, byte[])}). */
+  public static void putLe32(byte[] b, int at, long v) {
+    for (int i = 0; i < 4; i++) {
+      b[at + i] = (byte) (v >>> (8 * i));
+    }
+  }
+
   /** {@code length} zero bytes at {@code offset}. */
   public DamagedDevice zero(long offset, int length) {
     return set(offset, new byte[length]);

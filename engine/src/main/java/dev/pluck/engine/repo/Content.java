@@ -2,7 +2,7 @@ package dev.pluck.engine.repo;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.NonWritableChannelException;
+import dev.pluck.fs.ReadOnlyChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -117,22 +117,16 @@ public final class Content {
     }
   }
 
+  private static final byte[] ZEROS = new byte[Config.MAX_CHUNK];
+
   static boolean zeros(byte[] b, int n) {
-    for (int i = 0; i < n; i++) {
-      if (b[i] != 0) {
-        return false;
-      }
-    }
-    return true;
+    return java.util.Arrays.mismatch(b, 0, n, ZEROS, 0, n) < 0;
   }
 
   /** The bytes back, for a content of {@code size} bytes recorded as {@code chunks}. */
   public static SeekableByteChannel open(Repository repo, List<String> chunks, long size) {
     int chunkSize = repo.config().chunkSize();
-    return new SeekableByteChannel() {
-      private long position;
-      private boolean open = true;
-
+    return new ReadOnlyChannel() {
       @Override
       public int read(ByteBuffer dst) throws IOException {
         if (position >= size) {
@@ -157,41 +151,16 @@ public final class Content {
         return n;
       }
 
-      @Override
-      public int write(ByteBuffer src) {
-        throw new NonWritableChannelException();
-      }
 
-      @Override
-      public long position() {
-        return position;
-      }
 
-      @Override
-      public SeekableByteChannel position(long p) {
-        position = p;
-        return this;
-      }
 
       @Override
       public long size() {
         return size;
       }
 
-      @Override
-      public SeekableByteChannel truncate(long s) {
-        throw new NonWritableChannelException();
-      }
 
-      @Override
-      public boolean isOpen() {
-        return open;
-      }
 
-      @Override
-      public void close() {
-        open = false;
-      }
     };
   }
 

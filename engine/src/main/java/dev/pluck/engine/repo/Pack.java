@@ -10,7 +10,7 @@ import java.util.zip.CRC32C;
 /**
  * A pack file: "PLUCKPK1", the stored chunks one after another, then a trailer that lists them
  * (so a pack describes itself and the index can be rebuilt from packs alone), then a footer:
- * entry count, CRC-32C of the trailer, "PLUCKEND". Named by the SHA-256 of its bytes.
+ * entry count, CRC-32C of the trailer, "PLUCKEND". Named by the SHA-256 of its trailer.
  */
 public final class Pack {
   static final byte[] MAGIC = "PLUCKPK1".getBytes(StandardCharsets.US_ASCII);

@@ -379,7 +379,7 @@ public final class Repository implements Closeable {
     }
   }
 
-  /** The pack being filled: a local file, hashed as it grows, renamed into place when finished. */
+  /** The pack being filled: a local file, renamed into place when finished. */
   static final class PackWriter {
     final String pendingName;
     private final Path file;
@@ -409,7 +409,6 @@ public final class Repository implements Closeable {
       while (buf.hasRemaining()) {
         channel.write(buf);
       }
-      sha.update(b);
       size += b.length;
     }
 
@@ -437,9 +436,14 @@ public final class Repository implements Closeable {
       return entries;
     }
 
-    /** Writes the trailer, fsyncs, and moves the pack to "data/XX/SHA256"; the channel stays open for reads. */
+    /**
+     * Writes the trailer, fsyncs, and moves the pack to "data/XX/ID", ID the SHA-256 of its
+     * trailer (which names every chunk in it by its hash); the channel stays open for reads.
+     */
     String finish(Storage storage) throws IOException {
-      write(Pack.trailer(entries));
+      byte[] trailer = Pack.trailer(entries);
+      write(trailer);
+      sha.update(trailer);
       channel.force(true);
       String name = Pack.name(HexFormat.of().formatHex(sha.digest()));
       storage.putFile(name, file);

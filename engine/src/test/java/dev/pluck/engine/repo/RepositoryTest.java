@@ -39,7 +39,7 @@ class RepositoryTest {
 
   /** Stores {@code data} as a file's content and reads it back through the catalog. */
   static List<String> store(Repository repo, byte[] data) throws IOException {
-    return Content.store(repo, new InMemory(data));
+    return Content.store(repo, dev.pluck.fs.ReadOnlyChannel.of(data));
   }
 
   static byte[] readBack(Repository repo, List<String> chunks, long size) throws IOException {
@@ -130,12 +130,19 @@ class RepositoryTest {
     try (Repository repo = create(dir, "zstd:3")) {
       List<String> parent = store(repo, before);
       long[] read = {0};
-      InMemory source = new InMemory(grown) {
+      SeekableByteChannel whole = dev.pluck.fs.ReadOnlyChannel.of(grown);
+      dev.pluck.fs.ReadOnlyChannel source = new dev.pluck.fs.ReadOnlyChannel() {
         @Override
-        public int read(ByteBuffer dst) {
-          int n = super.read(dst);
+        public int read(ByteBuffer dst) throws IOException {
+          int n = whole.position(position).read(dst);
+          position += Math.max(0, n);
           read[0] += Math.max(0, n);
           return n;
+        }
+
+        @Override
+        public long size() {
+          return grown.length;
         }
       };
       List<String> chunks = Content.update(repo, source, grown.length, parent, before.length,
@@ -329,33 +336,7 @@ class RepositoryTest {
     assertThatThrownBy(() -> Repository.open(new LocalStorage(dir))).hasMessageContaining("format 2");
   }
 
-  /** A byte channel over an array. */
-  static class InMemory implements SeekableByteChannel {
-    private final byte[] data;
-    private int position;
 
-    InMemory(byte[] data) {
-      this.data = data;
-    }
 
-    @Override
-    public int read(ByteBuffer dst) {
-      if (position >= data.length) {
-        return -1;
-      }
-      int n = Math.min(dst.remaining(), data.length - position);
-      dst.put(data, position, n);
-      position += n;
-      return n;
-    }
-
-    @Override public int write(ByteBuffer src) { throw new UnsupportedOperationException(); }
-    @Override public long position() { return position; }
-    @Override public SeekableByteChannel position(long p) { position = (int) p; return this; }
-    @Override public long size() { return data.length; }
-    @Override public SeekableByteChannel truncate(long s) { throw new UnsupportedOperationException(); }
-    @Override public boolean isOpen() { return true; }
-    @Override public void close() { }
-  }
 
 }

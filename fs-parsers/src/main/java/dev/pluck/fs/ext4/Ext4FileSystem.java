@@ -8,12 +8,12 @@ import dev.pluck.fs.FileSystem;
 import dev.pluck.fs.FileSystemException;
 import dev.pluck.fs.LittleEndian;
 import dev.pluck.fs.OpenOptions;
+import dev.pluck.fs.ReadOnlyChannel;
 import dev.pluck.fs.VolumeRange;
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.CachingBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -685,12 +685,10 @@ public final class Ext4FileSystem implements FileSystem {
   }
 
   /** A file's bytes through its runs: holes and unwritten extents read as zeros. */
-  private final class FileChannel implements SeekableByteChannel {
+  private final class FileChannel extends ReadOnlyChannel {
     private final long size;
     private final List<ExtentTree.Run> runs;
     private final byte[] inline;
-    private long position;
-    private boolean open = true;
 
     FileChannel(long size, List<ExtentTree.Run> runs, byte[] inline) {
       this.size = size;
@@ -754,44 +752,16 @@ public final class Ext4FileSystem implements FileSystem {
       return best;
     }
 
-    @Override
-    public int write(ByteBuffer src) {
-      throw new NonWritableChannelException();
-    }
 
-    @Override
-    public long position() {
-      return position;
-    }
 
-    @Override
-    public SeekableByteChannel position(long newPosition) {
-      if (newPosition < 0) {
-        throw new IllegalArgumentException("negative position");
-      }
-      position = newPosition;
-      return this;
-    }
 
     @Override
     public long size() {
       return size;
     }
 
-    @Override
-    public SeekableByteChannel truncate(long s) {
-      throw new NonWritableChannelException();
-    }
 
-    @Override
-    public boolean isOpen() {
-      return open;
-    }
 
-    @Override
-    public void close() {
-      open = false;
-    }
   }
 
   @Override

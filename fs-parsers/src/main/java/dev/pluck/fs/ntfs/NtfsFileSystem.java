@@ -7,12 +7,12 @@ import dev.pluck.fs.FileSystem;
 import dev.pluck.fs.FileSystemException;
 import dev.pluck.fs.LittleEndian;
 import dev.pluck.fs.OpenOptions;
+import dev.pluck.fs.ReadOnlyChannel;
 import dev.pluck.fs.VolumeRange;
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.CachingBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -764,11 +764,9 @@ public final class NtfsFileSystem implements FileSystem {
   }
 
   /** A stream's bytes: resident, non-resident with holes, or LZNT1-compressed by compression unit. */
-  private final class StreamChannel implements SeekableByteChannel {
+  private final class StreamChannel extends ReadOnlyChannel {
     private final DataStream stream;
     private final String where;
-    private long position;
-    private boolean open = true;
     private long unitIndex = -1;
     private byte[] unit;
 
@@ -869,44 +867,16 @@ public final class NtfsFileSystem implements FileSystem {
       return out;
     }
 
-    @Override
-    public int write(ByteBuffer src) {
-      throw new NonWritableChannelException();
-    }
 
-    @Override
-    public long position() {
-      return position;
-    }
 
-    @Override
-    public SeekableByteChannel position(long newPosition) {
-      if (newPosition < 0) {
-        throw new IllegalArgumentException("negative position");
-      }
-      position = newPosition;
-      return this;
-    }
 
     @Override
     public long size() {
       return stream.size();
     }
 
-    @Override
-    public SeekableByteChannel truncate(long size) {
-      throw new NonWritableChannelException();
-    }
 
-    @Override
-    public boolean isOpen() {
-      return open;
-    }
 
-    @Override
-    public void close() {
-      open = false;
-    }
   }
 
   @Override

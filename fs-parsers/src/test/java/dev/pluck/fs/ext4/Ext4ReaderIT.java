@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.FileSystemException;
+import dev.pluck.fs.TestVolumes;
 import dev.pluck.fs.volume.Volume;
 import dev.pluck.fs.volume.VolumeTree;
 import dev.pluck.nbd.BlockDevice;
@@ -46,17 +47,8 @@ class Ext4ReaderIT {
   @MethodSource("volumes")
   void everyPathMatchesTheKernelsView(String image, String volumeId) throws Exception {
     TestDisk disk = TestDisks.get(image);
-    List<BlockDevice> opened = new ArrayList<>();
-    List<VolumeTree.Disk> disks = new ArrayList<>();
-    for (int i = 0; i < disk.disks().size(); i++) {
-      BlockDevice d = FileBlockDevice.open(disk.disks().get(i));
-      opened.add(d);
-      disks.add(new VolumeTree.Disk(Integer.toString(i), d));
-    }
-    try {
-      VolumeTree tree = VolumeTree.probe(disks);
-      String id = disks.size() > 1 && !volumeId.contains("/") ? "0:" + volumeId : volumeId;
-      Volume v = tree.find(id).orElseThrow();
+    try (TestVolumes volumes = new TestVolumes(disk)) {
+      Volume v = volumes.volume(volumeId);
       Ext4FileSystem fs = Ext4FileSystem.open(v.device());
       Map<String, Entry> ours = new LinkedHashMap<>();
       walk(fs, fs.root(), ours, new HashSet<>());
@@ -103,10 +95,6 @@ class Ext4ReaderIT {
           assertThat(sha256(fs, e)).as("content of %s", what).isEqualTo(o.sha256());
         }
       }
-    } finally {
-      for (BlockDevice d : opened) {
-        d.close();
-      }
     }
   }
 
@@ -141,13 +129,7 @@ class Ext4ReaderIT {
   }
 
   private static String sha256(Ext4FileSystem fs, Entry e) throws Exception {
-    MessageDigest sha = MessageDigest.getInstance("SHA-256");
-    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-    try (SeekableByteChannel ch = fs.open(e)) {
-      while (ch.read(buf.clear()) > 0) {
-        sha.update(buf.flip());
-      }
-    }
-    return HexFormat.of().formatHex(sha.digest());
+    return TestVolumes.sha256(fs, e, "");
   }
+
 }

@@ -208,13 +208,7 @@ class Ext4RecoveryIT {
   }
 
   static String sha256(Ext4FileSystem fs, Entry e) throws Exception {
-    MessageDigest sha = MessageDigest.getInstance("SHA-256");
-    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-    try (SeekableByteChannel ch = fs.open(e)) {
-      while (ch.read(buf.clear()) > 0) {
-        sha.update(buf.flip());
-      }
-    }
-    return HexFormat.of().formatHex(sha.digest());
+    return dev.pluck.fs.TestVolumes.sha256(fs, e, "");
   }
+
 }

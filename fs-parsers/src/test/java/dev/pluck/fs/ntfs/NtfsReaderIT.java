@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pluck.fs.Entry;
 import dev.pluck.fs.FileSystem;
+import dev.pluck.fs.TestVolumes;
 import dev.pluck.fs.TreeWalk;
 import dev.pluck.fs.volume.Volume;
 import dev.pluck.fs.volume.VolumeTree;
@@ -48,15 +49,8 @@ class NtfsReaderIT {
   @MethodSource("volumes")
   void everyPathMatchesNtfs3g(String image, String volumeId) throws Exception {
     TestDisk disk = TestDisks.get(image);
-    List<BlockDevice> opened = new ArrayList<>();
-    List<VolumeTree.Disk> disks = new ArrayList<>();
-    for (int i = 0; i < disk.disks().size(); i++) {
-      BlockDevice d = FileBlockDevice.open(disk.disks().get(i));
-      opened.add(d);
-      disks.add(new VolumeTree.Disk(Integer.toString(i), d));
-    }
-    try {
-      Volume v = VolumeTree.probe(disks).find(volumeId).orElseThrow();
+    try (TestVolumes volumes = new TestVolumes(disk)) {
+      Volume v = volumes.volume(volumeId);
       NtfsFileSystem fs = NtfsFileSystem.open(v.device());
       Map<String, Entry> ours = new LinkedHashMap<>();
       Entry root = fs.root();
@@ -98,10 +92,6 @@ class NtfsReaderIT {
           assertThat(sha256(fs, e, s.getKey())).as("stream %s of %s", s.getKey(), what).isEqualTo(s.getValue().sha256());
         }
       }
-    } finally {
-      for (BlockDevice d : opened) {
-        d.close();
-      }
     }
   }
 
@@ -110,13 +100,7 @@ class NtfsReaderIT {
   }
 
   static String sha256(FileSystem fs, Entry e, String stream) throws Exception {
-    MessageDigest sha = MessageDigest.getInstance("SHA-256");
-    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-    try (SeekableByteChannel ch = fs.open(e, stream)) {
-      while (ch.read(buf.clear()) > 0) {
-        sha.update(buf.flip());
-      }
-    }
-    return HexFormat.of().formatHex(sha.digest());
+    return TestVolumes.sha256(fs, e, stream);
   }
+
 }

@@ -2,6 +2,7 @@ package dev.pluck.fs.volume;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pluck.fs.DamagedDevice;
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.FileBlockDevice;
 import dev.pluck.testdata.TestDisk;
@@ -35,9 +36,9 @@ class UnsupportedSegmentIT {
       assertThat(type).isPositive();
       byte[] thin = "type = \"thin\"   ".getBytes(StandardCharsets.US_ASCII);  // same length as before
       System.arraycopy(thin, 0, text, type, thin.length);
-      PatchedDevice.put32(header, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(text, 0, text.length));
-      PatchedDevice.put32(header, 0, LvmCrc.of(header, 4, 508));
-      BlockDevice patched = new PatchedDevice(new PatchedDevice(img, pvAt + mda, header), pvAt + mda + textOffset, text);
+      DamagedDevice.putLe32(header, LvmMetadataArea.RAW_LOCNS + 16, LvmCrc.of(text, 0, text.length));
+      DamagedDevice.putLe32(header, 0, LvmCrc.of(header, 4, 508));
+      BlockDevice patched = new DamagedDevice(img).set(pvAt + mda, header).set(pvAt + mda + textOffset, text);
       VolumeTree tree = VolumeTree.probe(List.of(new VolumeTree.Disk("0", patched)));
       Volume thinLv = tree.find("vg0/swap").orElseThrow();
       assertThat(thinLv.note()).isEqualTo("unsupported segment type thin");
