@@ -356,6 +356,20 @@ public final class Repository implements Closeable {
     return match.get(0);
   }
 
+  /**
+   * The newest snapshot of a group ({@link Snapshot#group()}: one VM's drives and chain), or
+   * null: the parent of the next backup of that group.
+   */
+  public Snapshot latest(String group) throws IOException {
+    Snapshot best = null;
+    for (Snapshot s : snapshots()) {
+      if (s.group().equals(group) && s.complete()) {
+        best = s;  // snapshots() is oldest first
+      }
+    }
+    return best;
+  }
+
   public void forget(String id) throws IOException {
     storage.delete("snapshots/" + id);
   }

@@ -62,6 +62,34 @@ class BlockMapTest {
     }
   }
 
+  /** Images of many sizes, each with a hole: what is read back is what was there, zeros where nothing was read. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(ints = {1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 64 * CHUNK + 7})
+  void imagesOfManySizesRoundTrip(int size, @TempDir Path dir) throws Exception {
+    byte[] disk = new byte[size];
+    new Random(size).nextBytes(disk);
+    Path image = dir.resolve("disk.img");
+    Files.write(image, disk);
+    long holeAt = size / 3;
+    long holeLength = Math.min(size - holeAt, CHUNK + 5);
+    List<VolumeRange> used = new java.util.ArrayList<>();
+    if (holeAt > 0) {
+      used.add(new VolumeRange(0, holeAt));
+    }
+    if (holeAt + holeLength < size) {
+      used.add(new VolumeRange(holeAt + holeLength, size - holeAt - holeLength));
+    }
+    try (Repository repo = RepositoryTest.create(Files.createDirectories(dir.resolve("repo")), "lz4");
+        BlockDevice dev = FileBlockDevice.open(image)) {
+      Snapshot.Volume v = BlockMap.write(repo, "disk", "raw", dev, used, null);
+      byte[] expected = disk.clone();
+      java.util.Arrays.fill(expected, (int) holeAt, (int) (holeAt + holeLength), (byte) 0);
+      assertThat(read(BlockMap.open(repo, v))).isEqualTo(expected);
+      String id = repo.commit(snapshot(v));
+      assertThat(repo.latest(repo.snapshot(id).group()).id()).isEqualTo(id);
+    }
+  }
+
   static Snapshot snapshot(Snapshot.Volume v) {
     return new Snapshot(null, Config.FORMAT, java.time.Instant.now().toString(), "t", new Snapshot.Source("vm", List.of("vda"), List.of()),
         List.of(), true, List.of(), null, "backup", null, java.util.Map.of(), CHUNK, List.of(v));
