@@ -40,6 +40,8 @@ public final class Ext4FileSystem implements FileSystem {
   static final int MAX_CACHED_DESCRIPTORS = 1 << 16;
 
   private final BlockDevice device;
+  /** File content is read around the metadata cache: bulk data would only evict metadata, and small reads would grow to cache blocks. */
+  private final BlockDevice data;
   private final Superblock sb;
   private final int bs;
   private final OpenOptions options;
@@ -50,8 +52,9 @@ public final class Ext4FileSystem implements FileSystem {
   private long inodeBlockNo = -1;
   private byte[] inodeBlock;
 
-  private Ext4FileSystem(BlockDevice device, Superblock sb, OpenOptions options, JournalOverlay journal) {
-    this.device = device;
+  private Ext4FileSystem(BlockDevice data, Superblock sb, OpenOptions options, JournalOverlay journal) {
+    this.data = data;
+    this.device = CachingBlockDevice.of(data, CACHE_BYTES);
     this.sb = sb;
     this.bs = sb.blockSize();
     this.options = options;
@@ -73,7 +76,7 @@ public final class Ext4FileSystem implements FileSystem {
       throw new Ext4CorruptException("superblock", "at byte 1024", "volume of " + volume.size() + " bytes is too small");
     }
     Superblock sb = superblock(volume, options);
-    Ext4FileSystem raw = new Ext4FileSystem(CachingBlockDevice.of(volume, CACHE_BYTES), sb, options, null);
+    Ext4FileSystem raw = new Ext4FileSystem(volume, sb, options, null);
     if (!sb.has(Superblock.INCOMPAT_RECOVER)) {
       return raw;
     }
@@ -87,7 +90,7 @@ public final class Ext4FileSystem implements FileSystem {
     }
     JournalOverlay overlay = new JournalOverlay(volume, sb.blockSize(), replaced);
     Superblock replayed = Superblock.parse(overlay.read(Superblock.OFFSET, 1024));
-    return new Ext4FileSystem(CachingBlockDevice.of(overlay, CACHE_BYTES), replayed, options, overlay);
+    return new Ext4FileSystem(overlay, replayed, options, overlay);
   }
 
   private static Superblock superblock(BlockDevice volume, OpenOptions options) throws IOException {
@@ -730,7 +733,7 @@ public final class Ext4FileSystem implements FileSystem {
         n = (int) Math.min(want, runEnd - position);
         ByteBuffer part = dst.duplicate();
         part.limit(part.position() + n);
-        device.read((run.physical() + (block - run.logical())) * bs + within, part);
+        data.read((run.physical() + (block - run.logical())) * bs + within, part);
         dst.position(dst.position() + n);
       }
       position += n;

@@ -71,6 +71,8 @@ public final class NtfsFileSystem implements FileSystem {
   static final long FILE_ATTRIBUTE_ENCRYPTED = 0x4000;
 
   private final BlockDevice device;
+  /** File content is read around the metadata cache (see Ext4FileSystem). */
+  private final BlockDevice data;
   private final BootSector boot;
   private final OpenOptions options;
   private final long clusters;
@@ -82,7 +84,8 @@ public final class NtfsFileSystem implements FileSystem {
   private long mftWindowIndex = -1;
   private byte[] mftWindow;
 
-  private NtfsFileSystem(BlockDevice device, BootSector boot, OpenOptions options, List<DataRun> mftRuns, long mftSize) {
+  private NtfsFileSystem(BlockDevice data, BlockDevice device, BootSector boot, OpenOptions options, List<DataRun> mftRuns, long mftSize) {
+    this.data = data;
     this.device = device;
     this.boot = boot;
     this.options = options;
@@ -115,7 +118,7 @@ public final class NtfsFileSystem implements FileSystem {
       options.warnings().accept(e.getMessage() + "; using $MFTMirr's copy");
       zero = MftRecord.parse(MFT, cached.read(boot.mftMirrCluster() * boot.clusterSize(), boot.mftRecordSize()), clusters);
     }
-    NtfsFileSystem bootstrap = new NtfsFileSystem(cached, boot, options, List.of(), 0);
+    NtfsFileSystem bootstrap = new NtfsFileSystem(volume, cached, boot, options, List.of(), 0);
     List<AttributeRecord> data = new ArrayList<>();
     for (AttributeRecord a : zero.attributes()) {
       if (a.type() == AttributeRecord.DATA && a.name().isEmpty()) {
@@ -127,7 +130,7 @@ public final class NtfsFileSystem implements FileSystem {
     }
     List<DataRun> runs = new ArrayList<>(data.get(0).runs());
     long size = data.get(0).dataSize();
-    NtfsFileSystem fs = new NtfsFileSystem(cached, boot, options, runs, size);
+    NtfsFileSystem fs = new NtfsFileSystem(volume, cached, boot, options, runs, size);
     AttributeRecord list = zero.attributes().stream().filter(a -> a.type() == AttributeRecord.ATTRIBUTE_LIST).findFirst().orElse(null);
     if (list != null) {
       // The MFT's own runlist continues in extension records, which the runs known so far reach.
@@ -816,7 +819,7 @@ public final class NtfsFileSystem implements FileSystem {
           n = (int) Math.min(n, initialized - position);
           ByteBuffer part = dst.duplicate();
           part.limit(part.position() + n);
-          device.read((r.lcn() + (vcn - r.vcn())) * cluster + position % cluster, part);
+          data.read((r.lcn() + (vcn - r.vcn())) * cluster + position % cluster, part);
           dst.position(dst.position() + n);
         }
       }
@@ -848,7 +851,7 @@ public final class NtfsFileSystem implements FileSystem {
         if (r.sparse()) {
           holes = true;
         } else {
-          device.read((r.lcn() + vcn - r.vcn()) * cluster, ByteBuffer.wrap(stored, storedBytes, (int) n * cluster));
+          data.read((r.lcn() + vcn - r.vcn()) * cluster, ByteBuffer.wrap(stored, storedBytes, (int) n * cluster));
           storedBytes += (int) n * cluster;
         }
         vcn += n;

@@ -7,10 +7,12 @@ import java.nio.charset.StandardCharsets;
 /**
  * Recognises what a volume holds from its first bytes, the way blkid does: ext2/3/4, NTFS, FAT,
  * exFAT, XFS, btrfs, LUKS, swap (and hibernation images), LVM2 PVs, ISO 9660. Reads at most the
- * first 68 KiB plus, for an NTFS label, one MFT record.
+ * first 68 KiB (of swap, the first 64 KiB) plus, for an NTFS label, one MFT record.
  */
 public final class SignatureProbe {
   private static final int HEAD = 68 * 1024;
+  /** Swap's signature ends its first page, pages of up to 64 KiB. */
+  private static final int SWAP_HEAD = 64 * 1024;
 
   // ext2/3/4 superblock at byte 1024 (ext4 disk layout, "The Super Block").
   private static final int EXT_SB = 1024;
@@ -32,10 +34,17 @@ public final class SignatureProbe {
     if (volume.size() < 512) {
       return Signature.UNKNOWN;
     }
-    byte[] b = volume.read(0, (int) Math.min(volume.size(), HEAD));
+    // Swap first, from the first 64 KiB only: a backup must not read further into swap.
+    byte[] b = volume.read(0, (int) Math.min(volume.size(), SWAP_HEAD));
     Signature swap = swap(b);
     if (swap != null) {
       return swap;
+    }
+    if (volume.size() > SWAP_HEAD) {
+      byte[] more = volume.read(SWAP_HEAD, (int) Math.min(volume.size() - SWAP_HEAD, HEAD - SWAP_HEAD));
+      byte[] all = java.util.Arrays.copyOf(b, SWAP_HEAD + more.length);
+      System.arraycopy(more, 0, all, SWAP_HEAD, more.length);
+      b = all;
     }
     if (b.length > EXT_MAGIC + 2 && Bytes.u16(b, EXT_MAGIC) == 0xEF53) {
       return ext(b);

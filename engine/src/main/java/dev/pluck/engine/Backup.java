@@ -1,0 +1,423 @@
+package dev.pluck.engine;
+
+import dev.pluck.engine.repo.BlockMap;
+import dev.pluck.engine.repo.Catalog;
+import dev.pluck.engine.repo.CatalogEntry;
+import dev.pluck.engine.repo.Content;
+import dev.pluck.engine.repo.Repository;
+import dev.pluck.engine.repo.Snapshot;
+import dev.pluck.fs.Entry;
+import dev.pluck.fs.EntryType;
+import dev.pluck.fs.FileExtent;
+import dev.pluck.fs.FileSystem;
+import dev.pluck.fs.FileSystems;
+import dev.pluck.fs.OpenOptions;
+import dev.pluck.fs.TreeWalk;
+import dev.pluck.fs.VolumeRange;
+import dev.pluck.fs.volume.Volume;
+import dev.pluck.fs.volume.VolumeTree;
+import dev.pluck.nbd.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A backup of one machine's disks into a repository: the chosen volumes' files (mode FILES) or
+ * images (mode VOLUMES), never swap, never free space, and nothing a parent snapshot already
+ * holds unchanged. Everything read from the sources is counted.
+ */
+public final class Backup {
+  /** How to take the files or images. */
+  public enum Mode { FILES, VOLUMES }
+
+  /**
+   * What to back up.
+   *
+   * @param volumes volume selectors (ids, label=, uuid=); empty: every volume pluck can read (FILES) or every volume (VOLUMES)
+   * @param include globs a file must match (empty: everything); paths inside the volume
+   * @param parent a snapshot id to compare with, "auto" for the newest of the same group, or null for none
+   */
+  public record Options(Mode mode, List<String> volumes, List<String> include, List<String> exclude, boolean includeSwap,
+      List<String> tags, String parent, Snapshot.Source source, String chain, String hostname) {}
+
+  /** A path that could not be read, and why. */
+  public record Failure(String path, String reason) {}
+
+  /** What a backup did (the JSON result of `pluck backup`). */
+  public record Result(String snapshot, boolean complete, List<Failure> failed, Map<String, Long> bytesRead, Map<String, Long> bytesSkipped,
+      Map<String, Long> files, long bytesAdded, double seconds, String parent, String parentNote, List<String> volumesLeftOut) {}
+
+  /** Names under which a volume's root holds a swap file, as distros make them. */
+  static final Set<String> SWAP_FILE_NAMES = Set.of("/swapfile", "/swap.img", "/swap");
+  /** Linux swap's signature, at the end of the first page. */
+  static final byte[][] SWAP_MAGIC = {"SWAPSPACE2".getBytes(java.nio.charset.StandardCharsets.US_ASCII),
+      "SWAP-SPACE".getBytes(java.nio.charset.StandardCharsets.US_ASCII)};
+  static final int PAGE = 4096;
+
+  private final Repository repo;
+  private final Options options;
+  private final List<CountingDevice> disks = new ArrayList<>();
+  private final VolumeTree tree;
+  private final AtomicLong dataRead = new AtomicLong();
+  private final Map<String, Long> skipped = new LinkedHashMap<>();
+  private final List<Failure> failed = new ArrayList<>();
+  private final List<String> leftOut = new ArrayList<>();
+  private long filesNew;
+  private long filesChanged;
+  private long filesUnchanged;
+
+  private Backup(Repository repo, List<VolumeTree.Disk> sources, Options options) throws IOException {
+    this.repo = repo;
+    this.options = options;
+    List<VolumeTree.Disk> counted = new ArrayList<>();
+    for (VolumeTree.Disk d : sources) {
+      CountingDevice c = new CountingDevice(d.device());
+      disks.add(c);
+      counted.add(new VolumeTree.Disk(d.name(), c));
+    }
+    this.tree = VolumeTree.probe(counted);
+    for (String k : List.of("swap", "free", "zero", "unchanged", "excluded")) {
+      skipped.put(k, 0L);
+    }
+  }
+
+  /** Backs up {@code sources} (one machine's disks) into {@code repo} and commits the snapshot. */
+  public static Result run(Repository repo, List<VolumeTree.Disk> sources, Options options) throws IOException {
+    return new Backup(repo, sources, options).run();
+  }
+
+  private Result run() throws IOException {
+    long start = System.nanoTime();
+    Snapshot parent = null;
+    String parentNote;
+    if (options.parent() == null) {
+      parentNote = "no parent asked for: every selected byte read";
+    } else {
+      String group = new Snapshot(null, 0, "", "", options.source(), List.of(), true, List.of(), null, options.chain(), null, Map.of(), 0,
+          List.of()).group();
+      parent = options.parent().equals("auto") ? repo.latest(group) : repo.snapshot(options.parent());
+      parentNote = parent == null ? "no earlier complete snapshot of this VM, drives and chain: a full read"
+          : parent.chunkSize() != repo.config().chunkSize() ? "the parent's chunk size differs: a full read" : null;
+      if (parentNote != null) {
+        parent = null;
+      }
+    }
+    long addedBefore = repo.written().newBytes;
+    List<Snapshot.Volume> volumes = new ArrayList<>();
+    for (Volume v : selected()) {
+      Snapshot.Volume parentVolume = parent == null ? null
+          : parent.volumes().stream().filter(p -> p.id().equals(v.id())).findFirst().orElse(null);
+      volumes.add(options.mode() == Mode.FILES ? files(v, parentVolume) : image(v, parentVolume));
+    }
+    Map<String, Object> selection = new LinkedHashMap<>();
+    selection.put("mode", options.mode().name().toLowerCase(Locale.ROOT));
+    selection.put("volumes", options.volumes());
+    selection.put("include", options.include());
+    selection.put("exclude", options.exclude());
+    selection.put("includeSwap", options.includeSwap());
+    boolean complete = failed.isEmpty();
+    Snapshot snapshot = new Snapshot(null, dev.pluck.engine.repo.Config.FORMAT, Instant.now().toString(), options.hostname(),
+        options.source(), options.tags(), complete, failed.stream().map(f -> f.path() + ": " + f.reason()).toList(),
+        parent == null ? null : parent.id(), options.chain(), null, selection, repo.config().chunkSize(), volumes);
+    String id = repo.commit(snapshot);
+    long total = disks.stream().mapToLong(CountingDevice::bytesRead).sum();
+    Map<String, Long> read = new LinkedHashMap<>();
+    read.put("data", dataRead.get());
+    read.put("metadata", Math.max(0, total - dataRead.get()));
+    Map<String, Long> files = new LinkedHashMap<>();
+    files.put("new", filesNew);
+    files.put("changed", filesChanged);
+    files.put("unchanged", filesUnchanged);
+    return new Result(id, complete, List.copyOf(failed), read, skipped, files, repo.written().newBytes - addedBefore,
+        (System.nanoTime() - start) / 1e9, parent == null ? null : parent.id(), parentNote, List.copyOf(leftOut));
+  }
+
+  private List<Volume> selected() throws IOException {
+    List<Volume> out = new ArrayList<>();
+    if (options.volumes().isEmpty()) {
+      for (Volume v : tree.volumes()) {
+        if (v.device() == null || v.fs().equals("lvm2-pv")) {
+          continue;  // not readable, or holds LVs listed on their own
+        }
+        if (options.mode() == Mode.FILES && !readable(v.fs())) {
+          leftOut.add(v.id() + " (" + v.fs() + ": no files pluck can read; --mode volumes takes it as an image)");
+          continue;
+        }
+        out.add(v);
+      }
+      return out;
+    }
+    for (String selector : options.volumes()) {
+      Volume v = tree.find(selector).orElseThrow(() -> new IOException("no volume " + selector + " (there are: "
+          + String.join(", ", tree.volumes().stream().map(Volume::id).toList()) + ")"));
+      if (v.device() == null) {
+        throw new IOException("volume " + v.id() + " cannot be read: " + v.note());
+      }
+      if (options.mode() == Mode.FILES && !readable(v.fs())) {
+        throw new IOException("volume " + v.id() + " holds " + v.fs() + ", whose files pluck cannot read yet; back it up with --mode volumes");
+      }
+      out.add(v);
+    }
+    return out;
+  }
+
+  static boolean readable(String fs) {
+    return Set.of("ext2", "ext3", "ext4", "ntfs").contains(fs);
+  }
+
+  private void skip(String why, long bytes) {
+    skipped.merge(why, bytes, Long::sum);
+  }
+
+  // ---- files
+
+  private Snapshot.Volume files(Volume v, Snapshot.Volume parentVolume) throws IOException {
+    Map<String, CatalogEntry> previous = new HashMap<>();
+    if (parentVolume != null && parentVolume.catalog() != null) {
+      Catalog.read(repo, parentVolume.catalog(), e -> previous.put(e.path(), e));
+    }
+    List<Glob> include = options.include().stream().map(Glob::new).toList();
+    List<Glob> exclude = options.exclude().stream().map(Glob::new).toList();
+    Catalog.Writer catalog = new Catalog.Writer(repo);
+    long[] bytes = {0};
+    try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
+      Entry root = fs.root();
+      catalog.add(entry(root, null, null));
+      TreeWalk.walk(fs, root, e -> {
+        String path = e.path();
+        if (Glob.any(exclude, path)) {
+          skip("excluded", e.isDirectory() ? 0 : e.size());
+          return false;
+        }
+        if (e.isDirectory()) {
+          boolean wanted = include.isEmpty() || Glob.any(include, path) || include.stream().anyMatch(g -> g.couldMatchBelow(path));
+          if (wanted) {
+            catalog.add(entry(e, null, null));
+          }
+          return wanted;
+        }
+        if (!include.isEmpty() && !Glob.any(include, path)) {
+          skip("excluded", e.size());
+          return false;
+        }
+        CatalogEntry c = file(fs, e, previous.get(path));
+        if (c != null) {
+          catalog.add(c);
+          bytes[0] += e.size();
+        }
+        return false;
+      });
+    }
+    return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
+  }
+
+  /** A non-directory entry with its content stored (or carried over, or skipped as swap); null when unreadable. */
+  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before) throws IOException {
+    if (e.type() != EntryType.FILE) {
+      return entry(e, null, null);
+    }
+    try {
+      if (!options.includeSwap() && isSwapFile(fs, e)) {
+        skip("swap", e.size());
+        List<String> attributes = new ArrayList<>(names(e));
+        if (!attributes.contains("swap")) {
+          attributes.add("swap");
+        }
+        CatalogEntry c = entry(e, List.of(), null);
+        return new CatalogEntry(c.path(), c.type(), c.size(), c.mode(), c.uid(), c.gid(), c.nlink(), c.inode(), c.atimeNs(), c.mtimeNs(),
+            c.ctimeNs(), c.crtimeNs(), c.target(), c.rdev(), c.xattrs(), c.flags(), attributes, List.of(), null);
+      }
+      if (unchanged(e, before)) {
+        filesUnchanged++;
+        skip("unchanged", e.size());
+        return entry(e, before.chunks(), before.streams());
+      }
+      List<String> chunks = Content.store(repo, counted(fs.open(e)));
+      Map<String, CatalogEntry.Content> streams = null;
+      for (FileSystem.Stream s : fs.streams(e)) {
+        if (streams == null) {
+          streams = new LinkedHashMap<>();
+        }
+        streams.put(s.name(), new CatalogEntry.Content(s.size(), Content.store(repo, counted(fs.open(e, s.name())))));
+      }
+      if (before == null) {
+        filesNew++;
+      } else {
+        filesChanged++;
+      }
+      return entry(e, chunks, streams);
+    } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
+      failed.add(new Failure(e.path(), x.getMessage()));
+      return null;
+    }
+  }
+
+  /** The same file as in the parent: type, size, times to the nanosecond and inode all equal. */
+  private static boolean unchanged(Entry e, CatalogEntry before) {
+    return before != null && before.chunks() != null && before.type().equals(e.type().label()) && before.size() == e.size()
+        && before.mtimeNs() == nanos(e.mtime()) && before.ctimeNs() == nanos(e.ctime()) && before.inode() == e.inode()
+        && !(before.attributes() != null && before.attributes().contains("swap"));
+  }
+
+  /**
+   * NTFS's page, hibernation and swap files; on Linux filesystems a regular file at a usual swap
+   * file path whose first page ends in the swap signature (only that page is read).
+   */
+  private boolean isSwapFile(FileSystem fs, Entry e) throws IOException {
+    if (e.has(Entry.Attribute.SWAP)) {
+      return true;
+    }
+    boolean usualName = SWAP_FILE_NAMES.contains(e.path()) || e.path().startsWith("/swap/");
+    if (!usualName || e.size() < PAGE) {
+      return false;
+    }
+    byte[] page = new byte[PAGE];
+    try (SeekableByteChannel ch = counted(fs.open(e))) {
+      ByteBuffer b = ByteBuffer.wrap(page);
+      while (b.hasRemaining() && ch.read(b) > 0) {
+        // the first page only
+      }
+    }
+    for (byte[] magic : SWAP_MAGIC) {
+      if (java.util.Arrays.equals(page, PAGE - magic.length, PAGE, magic, 0, magic.length)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** A file's content channel that counts what the backup reads as data. */
+  private SeekableByteChannel counted(SeekableByteChannel in) {
+    return new dev.pluck.fs.ReadOnlyChannel() {
+      @Override
+      public int read(ByteBuffer dst) throws IOException {
+        int n = in.position(position).read(dst);
+        if (n > 0) {
+          position += n;
+          dataRead.addAndGet(n);
+        }
+        return n;
+      }
+
+      @Override
+      public long size() throws IOException {
+        return in.size();
+      }
+
+      @Override
+      public void close() {
+        super.close();
+        try {
+          in.close();
+        } catch (IOException ignored) {
+          // read-only
+        }
+      }
+    };
+  }
+
+  static CatalogEntry entry(Entry e, List<String> chunks, Map<String, CatalogEntry.Content> streams) {
+    Map<String, String> xattrs = null;
+    if (!e.xattrs().isEmpty()) {
+      xattrs = new LinkedHashMap<>();
+      for (Map.Entry<String, byte[]> x : e.xattrs().entrySet()) {
+        xattrs.put(x.getKey(), Base64.getEncoder().encodeToString(x.getValue()));
+      }
+    }
+    List<Integer> rdev = e.type() == EntryType.CHAR_DEVICE || e.type() == EntryType.BLOCK_DEVICE ? List.of(e.rdevMajor(), e.rdevMinor()) : null;
+    List<String> attributes = e.attributes().isEmpty() ? null : names(e);
+    return new CatalogEntry(e.path(), e.type().label(), e.size(), e.mode(), e.uid(), e.gid(), e.nlink(), e.inode(), nanos(e.atime()),
+        nanos(e.mtime()), nanos(e.ctime()), e.crtime() == null ? null : nanos(e.crtime()), e.target(), rdev, xattrs, e.flags(), attributes,
+        chunks, streams);
+  }
+
+  private static List<String> names(Entry e) {
+    return e.attributes().stream().map(a -> a.name().toLowerCase(Locale.ROOT)).toList();
+  }
+
+  static long nanos(Instant t) {
+    return t == null ? 0 : Math.addExact(Math.multiplyExact(t.getEpochSecond(), 1_000_000_000L), t.getNano());
+  }
+
+  // ---- images
+
+  private Snapshot.Volume image(Volume v, Snapshot.Volume parentVolume) throws IOException {
+    if (v.fs().equals("swap") && !options.includeSwap()) {
+      skip("swap", v.size());  // only its signature was read, by the probe
+      return new Snapshot.Volume(v.id(), "swap", "swap", null, 0, 0, v.size(), 0, null);
+    }
+    List<VolumeRange> ranges;
+    if (readable(v.fs())) {
+      try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
+        ranges = fs.allocatedRanges();
+        if (!options.includeSwap()) {
+          ranges = minus(ranges, swapFileExtents(fs));
+        }
+      }
+    } else {
+      ranges = List.of(new VolumeRange(0, v.size()));  // unknown: everything, zeros found as it is read
+    }
+    long used = ranges.stream().mapToLong(VolumeRange::length).sum();
+    skip("free", v.size() - used);
+    if (parentVolume != null && (parentVolume.blockMap() == null || parentVolume.size() != v.size())) {
+      parentVolume = null;
+    }
+    BlockDevice device = v.device();
+    Snapshot.Volume out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(device, dataRead), ranges, parentVolume);  // an image's blocks are its data
+    long stored = out.bytes();
+    skip("zero", Math.max(0, used - stored));
+    return out;
+  }
+
+  /** The extents of swap files (NTFS's page file, a Linux swap file) in volume bytes. */
+  private List<VolumeRange> swapFileExtents(FileSystem fs) throws IOException {
+    List<VolumeRange> out = new ArrayList<>();
+    TreeWalk.walk(fs, fs.root(), e -> {
+      if (e.type() == EntryType.FILE && (e.has(Entry.Attribute.SWAP) || SWAP_FILE_NAMES.contains(e.path())) && isSwapFile(fs, e)) {
+        for (FileExtent x : fs.extents(e)) {
+          if (x.volumeOffset() >= 0) {
+            out.add(new VolumeRange(x.volumeOffset(), x.length()));
+            skip("swap", x.length());
+          }
+        }
+      }
+      return e.path().equals("/swap");  // only the root and /swap hold swap files by name
+    });
+    out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
+    return out;
+  }
+
+  /** {@code ranges} without the bytes of {@code holes} (both sorted). */
+  static List<VolumeRange> minus(List<VolumeRange> ranges, List<VolumeRange> holes) {
+    if (holes.isEmpty()) {
+      return ranges;
+    }
+    List<VolumeRange> out = new ArrayList<>();
+    for (VolumeRange r : ranges) {
+      long at = r.offset();
+      for (VolumeRange h : holes) {
+        if (h.end() <= at || h.offset() >= r.end()) {
+          continue;
+        }
+        if (h.offset() > at) {
+          out.add(new VolumeRange(at, h.offset() - at));
+        }
+        at = Math.max(at, h.end());
+      }
+      if (at < r.end()) {
+        out.add(new VolumeRange(at, r.end() - at));
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,213 @@
+package dev.pluck.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.pluck.engine.repo.BlockMap;
+import dev.pluck.engine.repo.Catalog;
+import dev.pluck.engine.repo.CatalogEntry;
+import dev.pluck.engine.repo.Config;
+import dev.pluck.engine.repo.Content;
+import dev.pluck.engine.repo.LocalStorage;
+import dev.pluck.engine.repo.Repository;
+import dev.pluck.engine.repo.Snapshot;
+import dev.pluck.fs.FileExtent;
+import dev.pluck.fs.FileSystem;
+import dev.pluck.fs.FileSystems;
+import dev.pluck.fs.VolumeRange;
+import dev.pluck.fs.volume.Volume;
+import dev.pluck.fs.volume.VolumeTree;
+import dev.pluck.nbd.BlockDevice;
+import dev.pluck.nbd.BlockSizes;
+import dev.pluck.nbd.Extent;
+import dev.pluck.nbd.FileBlockDevice;
+import dev.pluck.testdata.OracleEntry;
+import dev.pluck.testdata.OracleVolume;
+import dev.pluck.testdata.TestDisk;
+import dev.pluck.testdata.TestDisks;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Backups of real test disks: what the repository holds equals the oracle; swap and free space are never read. */
+class BackupIT {
+
+  /** Records every read of a disk: offset and length. */
+  static final class Recording implements BlockDevice {
+    final BlockDevice inner;
+    final List<long[]> reads = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    Recording(BlockDevice inner) {
+      this.inner = inner;
+    }
+
+    long bytesWithin(long from, long to) {
+      long n = 0;
+      synchronized (reads) {
+        for (long[] r : reads) {
+          n += Math.max(0, Math.min(to, r[0] + r[1]) - Math.max(from, r[0]));
+        }
+      }
+      return n;
+    }
+
+    @Override public long size() { return inner.size(); }
+    @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
+    @Override public boolean isReadOnly() { return true; }
+    @Override public Set<String> metaContexts() { return inner.metaContexts(); }
+    @Override public List<Extent> blockStatus(String c, long o, long l) throws IOException { return inner.blockStatus(c, o, l); }
+    @Override public void close() throws IOException { inner.close(); }
+
+    @Override
+    public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
+      reads.add(new long[] {offset, dst.remaining()});
+      return inner.readAsync(offset, dst);
+    }
+  }
+
+  static Backup.Options options(Backup.Mode mode, List<String> volumes, List<String> exclude) {
+    return new Backup.Options(mode, volumes, List.of(), exclude, false, List.of("test"), "auto",
+        new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test");
+  }
+
+  static Repository repo(Path dir) throws IOException {
+    return Repository.init(new LocalStorage(dir), Config.defaults("zstd:3"));
+  }
+
+  @Test
+  void filesOfEveryVolumeEqualTheOracleAndSwapIsNeverRead(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    try (Repository repo = repo(dir); Recording img = new Recording(FileBlockDevice.open(disk.image()))) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options(Backup.Mode.FILES, List.of(), List.of()));
+      assertThat(r.complete()).as("%s", r.failed()).isTrue();
+      assertThat(r.volumesLeftOut()).anyMatch(v -> v.startsWith("p2 (vfat"));
+      Snapshot s = repo.snapshot(r.snapshot());
+      assertThat(s.volumes()).extracting(Snapshot.Volume::id).containsExactlyInAnyOrder("p3", "vg0/home", "vg0/data");
+      for (Snapshot.Volume v : s.volumes()) {
+        Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
+        Catalog.read(repo, v.catalog(), e -> catalog.put(e.path(), e));
+        Map<String, OracleEntry> oracle = disk.oracle().filesByPath(v.id());
+        assertThat(catalog.keySet()).as("paths of %s", v.id()).containsExactlyInAnyOrderElementsOf(oracle.keySet());
+        for (OracleEntry o : oracle.values()) {
+          CatalogEntry c = catalog.get(o.path());
+          assertThat(c.type()).as(o.path()).isEqualTo(o.type());
+          assertThat(c.mtimeNs()).as(o.path()).isEqualTo(o.mtimeNs());
+          if (o.isFile()) {
+            assertThat(c.size()).as(o.path()).isEqualTo(o.size());
+            assertThat(sha256(repo, c.chunks(), c.size())).as("content of %s %s", v.id(), o.path()).isEqualTo(o.sha256());
+          }
+        }
+      }
+      // Swap: the partition and the LV are read no further than the probe's 64 KiB.
+      for (OracleVolume sv : disk.oracle().volumes()) {
+        if ("swap".equals(sv.fsType())) {
+          for (long[] seg : segments(disk, sv.id())) {
+            assertThat(img.bytesWithin(seg[0] + (64 << 10), seg[0] + seg[1])).as("bytes read from swap %s past 64 KiB", sv.id()).isZero();
+          }
+        }
+      }
+      // Again with the first as parent: nothing changed, no file data read.
+      Backup.Result again = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options(Backup.Mode.FILES, List.of(), List.of()));
+      assertThat(again.parent()).isEqualTo(r.snapshot());
+      assertThat(again.bytesRead().get("data")).isZero();
+      assertThat(again.files().get("unchanged")).isEqualTo(r.files().get("new"));
+      assertThat(again.bytesAdded()).as("bytes added by an unchanged backup (its catalogs dedupe)").isZero();
+    }
+  }
+
+  /** A swap file inside ext4 is recorded, not read past its first page; excluded paths are counted, not stored. */
+  @Test
+  void swapFileIsNotReadAndExcludesHold(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.ext4Features();
+    try (Repository repo = repo(dir); Recording img = new Recording(FileBlockDevice.open(disk.image()))) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)),
+          options(Backup.Mode.FILES, List.of("disk"), List.of("/big-dir", "*.bin")));
+      assertThat(r.bytesSkipped().get("swap")).isEqualTo(disk.oracle().file("disk", "/swapfile").size());
+      assertThat(r.bytesSkipped().get("excluded")).isPositive();
+      Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
+      Catalog.read(repo, repo.snapshot(r.snapshot()).volumes().get(0).catalog(), e -> catalog.put(e.path(), e));
+      assertThat(catalog).containsKey("/swapfile").doesNotContainKeys("/big-dir", "/fragmented.bin", "/inline/tiny.txt".replace("tiny.txt", "nothing"));
+      assertThat(catalog.keySet()).noneMatch(p -> p.endsWith(".bin") || p.startsWith("/big-dir"));
+      assertThat(catalog.get("/swapfile").attributes()).contains("swap");
+      try (BlockDevice plain = FileBlockDevice.open(disk.image()); FileSystem fs = FileSystems.open(probe(plain).find("disk").orElseThrow())) {
+        long swapRead = 0;
+        for (FileExtent x : fs.extents(fs.lookup("/swapfile").orElseThrow())) {
+          swapRead += img.bytesWithin(x.volumeOffset(), x.volumeOffset() + x.length());
+        }
+        assertThat(swapRead).as("bytes of /swapfile read").isLessThanOrEqualTo(4096);
+      }
+    }
+  }
+
+  /** Volume images: the allocated bytes back exactly, free space never read, swap a size only. */
+  @Test
+  void volumeImagesHoldTheAllocatedBytes(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    try (Repository repo = repo(dir); Recording img = new Recording(FileBlockDevice.open(disk.image()));
+        BlockDevice plain = FileBlockDevice.open(disk.image())) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)),
+          options(Backup.Mode.VOLUMES, List.of("p3", "p4", "vg0/data"), List.of()));
+      assertThat(r.bytesSkipped().get("free")).isPositive();
+      assertThat(r.bytesSkipped().get("swap")).isEqualTo(disk.oracle().volume("p4").size());
+      Snapshot s = repo.snapshot(r.snapshot());
+      VolumeTree tree = probe(plain);
+      long allocated = 0;
+      for (Snapshot.Volume v : s.volumes()) {
+        if (v.mode().equals("swap")) {
+          assertThat(v.id()).isEqualTo("p4");
+          continue;
+        }
+        Volume source = tree.find(v.id()).orElseThrow();
+        List<VolumeRange> used;
+        try (FileSystem fs = FileSystems.open(source)) {
+          used = fs.allocatedRanges();
+        }
+        BlockDevice image = BlockMap.open(repo, v);
+        for (VolumeRange u : used) {
+          for (long at = u.offset(); at < u.end(); at += 1 << 20) {
+            int n = (int) Math.min(1 << 20, u.end() - at);
+            assertThat(image.read(at, n)).as("%s at %d", v.id(), at).isEqualTo(source.device().read(at, n));
+          }
+          allocated += u.length();
+        }
+      }
+      assertThat(r.bytesRead().get("data")).as("image bytes read").isLessThanOrEqualTo(allocated + 2L * (1 << 20) * 3);
+    }
+  }
+
+  static VolumeTree probe(BlockDevice d) throws IOException {
+    return VolumeTree.probe(List.of(new VolumeTree.Disk("0", d)));
+  }
+
+  /** Where a volume lies on the disk: one piece for a partition, its segments for an LV. */
+  static List<long[]> segments(TestDisk disk, String id) throws IOException {
+    try (BlockDevice d = FileBlockDevice.open(disk.image())) {
+      Volume v = probe(d).find(id).orElseThrow();
+      if (v.segments().isEmpty()) {
+        return List.<long[]>of(new long[] {v.offset(), v.size()});
+      }
+      return v.segments().stream().map(s -> new long[] {s.offset(), s.length()}).toList();
+    }
+  }
+
+  static String sha256(Repository repo, List<String> chunks, long size) throws Exception {
+    MessageDigest sha = MessageDigest.getInstance("SHA-256");
+    ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+    try (SeekableByteChannel ch = Content.open(repo, chunks, size)) {
+      while (ch.read(buf.clear()) > 0) {
+        sha.update(buf.flip());
+      }
+    }
+    return HexFormat.of().formatHex(sha.digest());
+  }
+}
