@@ -54,6 +54,12 @@ final class BackupCommand implements Callable<Integer> {
   @Option(names = "--exclude", paramLabel = "GLOB", description = "Leave out what matches (repeatable).")
   List<String> exclude = new ArrayList<>();
 
+  @Option(names = "--exclude-caches", description = "Leave out the contents of directories holding a valid CACHEDIR.TAG (the tag itself is kept).")
+  boolean excludeCaches;
+
+  @Option(names = "--exclude-if-present", paramLabel = "NAME", description = "Leave out the contents of directories holding a file NAME (repeatable).")
+  List<String> excludeIfPresent = new ArrayList<>();
+
   @Option(names = "--include-swap", description = "Back up swap partitions, LVs and files too (by default never read past their signature).")
   boolean includeSwap;
 
@@ -96,7 +102,8 @@ final class BackupCommand implements Callable<Integer> {
         names.add(name);
       }
       String machine = vm != null ? vm : NbdUri.isNbdUri(sources.get(0)) ? sources.get(0) : Path.of(sources.get(0)).getFileName().toString();
-      Backup.Options options = new Backup.Options(m, volumes, include, exclude, includeSwap, tags, parent.equals("none") ? null : parent,
+      Backup.Options options = new Backup.Options(m, volumes, include, exclude, excludeCaches, excludeIfPresent, includeSwap, tags,
+          parent.equals("none") ? null : parent,
           new Snapshot.Source(machine, names, sources), chain, InetAddress.getLocalHost().getHostName());
       try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec)) {
         r = Backup.run(repository, disks, options);

@@ -47,8 +47,12 @@ public final class Backup {
    * @param include globs a file must match (empty: everything); paths inside the volume
    * @param parent a snapshot id to compare with, "auto" for the newest of the same group, or null for none
    */
-  public record Options(Mode mode, List<String> volumes, List<String> include, List<String> exclude, boolean includeSwap,
-      List<String> tags, String parent, Snapshot.Source source, String chain, String hostname) {}
+  public record Options(Mode mode, List<String> volumes, List<String> include, List<String> exclude, boolean excludeCaches,
+      List<String> excludeIfPresent, boolean includeSwap, List<String> tags, String parent, Snapshot.Source source, String chain,
+      String hostname) {}
+
+  /** The first bytes of a valid CACHEDIR.TAG (the Cache Directory Tagging Specification). */
+  static final byte[] CACHEDIR_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
 
   /** A path that could not be read, and why. */
   public record Failure(String path, String reason) {}
@@ -124,6 +128,8 @@ public final class Backup {
     selection.put("volumes", options.volumes());
     selection.put("include", options.include());
     selection.put("exclude", options.exclude());
+    selection.put("excludeCaches", options.excludeCaches());
+    selection.put("excludeIfPresent", options.excludeIfPresent());
     selection.put("includeSwap", options.includeSwap());
     boolean complete = failed.isEmpty();
     Snapshot snapshot = new Snapshot(null, dev.pluck.engine.repo.Config.FORMAT, Instant.now().toString(), options.hostname(),
@@ -203,6 +209,16 @@ public final class Backup {
           boolean wanted = include.isEmpty() || Glob.any(include, path) || include.stream().anyMatch(g -> g.couldMatchBelow(path));
           if (wanted) {
             catalog.add(entry(e, null, null));
+            Entry tag = options.excludeCaches() ? cacheTag(fs, path) : null;
+            if (tag != null) {
+              catalog.add(file(fs, tag, previous.get(tag.path())));  // the tag stays, the cache goes
+              return false;
+            }
+            for (String name : options.excludeIfPresent()) {
+              if (fs.lookup(path + "/" + name).isPresent()) {
+                return false;
+              }
+            }
           }
           return wanted;
         }
@@ -219,6 +235,22 @@ public final class Backup {
       });
     }
     return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
+  }
+
+  /** The directory's CACHEDIR.TAG when it is one by the specification (its first bytes are the signature), else null. */
+  private Entry cacheTag(FileSystem fs, String dir) throws IOException {
+    java.util.Optional<Entry> tag = fs.lookup(dir + "/CACHEDIR.TAG");
+    if (tag.isEmpty() || tag.get().type() != EntryType.FILE || tag.get().size() < CACHEDIR_SIGNATURE.length) {
+      return null;
+    }
+    byte[] head = new byte[CACHEDIR_SIGNATURE.length];
+    try (SeekableByteChannel ch = counted(fs.open(tag.get()))) {
+      ByteBuffer b = ByteBuffer.wrap(head);
+      while (b.hasRemaining() && ch.read(b) > 0) {
+        // the signature only
+      }
+    }
+    return java.util.Arrays.equals(head, CACHEDIR_SIGNATURE) ? tag.get() : null;
   }
 
   /** A non-directory entry with its content stored (or carried over, or skipped as swap); null when unreadable. */

@@ -76,7 +76,7 @@ class BackupIT {
   }
 
   static Backup.Options options(Backup.Mode mode, List<String> volumes, List<String> exclude) {
-    return new Backup.Options(mode, volumes, List.of(), exclude, false, List.of("test"), "auto",
+    return new Backup.Options(mode, volumes, List.of(), exclude, false, List.of(), false, List.of("test"), "auto",
         new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test");
   }
 
@@ -182,6 +182,37 @@ class BackupIT {
         }
       }
       assertThat(r.bytesRead().get("data")).as("image bytes read").isLessThanOrEqualTo(allocated + 2L * (1 << 20) * 3);
+    }
+  }
+
+  /** --exclude-caches keeps a valid CACHEDIR.TAG and leaves its directory's contents out; --exclude-if-present likewise. */
+  @Test
+  void cacheDirectoriesAndMarkedOnesAreLeftOut(@TempDir Path dir) throws Exception {
+    Path tree = java.nio.file.Files.createDirectories(dir.resolve("tree"));
+    java.nio.file.Files.createDirectories(tree.resolve("home/a/.cache/thumbs"));
+    java.nio.file.Files.writeString(tree.resolve("home/a/.cache/CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n# a cache\n");
+    java.nio.file.Files.writeString(tree.resolve("home/a/.cache/thumbs/1.png"), "x".repeat(5000));
+    java.nio.file.Files.createDirectories(tree.resolve("home/a/fake"));
+    java.nio.file.Files.writeString(tree.resolve("home/a/fake/CACHEDIR.TAG"), "not the signature\n");
+    java.nio.file.Files.writeString(tree.resolve("home/a/fake/kept.txt"), "kept");
+    java.nio.file.Files.createDirectories(tree.resolve("home/b/scratch"));
+    java.nio.file.Files.writeString(tree.resolve("home/b/scratch/.nobackup"), "");
+    java.nio.file.Files.writeString(tree.resolve("home/b/scratch/big.bin"), "y".repeat(9000));
+    java.nio.file.Files.writeString(tree.resolve("home/b/notes.txt"), "notes");
+    Path image = dir.resolve("disk.img");
+    dev.pluck.testdata.Tools.runOk("truncate", "-s", "32M", image.toString());
+    dev.pluck.testdata.Tools.runOk("mkfs.ext4", "-q", "-F", "-d", tree.toString(), image.toString());
+    try (Repository repo = repo(dir.resolve("repo")); BlockDevice img = FileBlockDevice.open(image)) {
+      Backup.Options o = new Backup.Options(Backup.Mode.FILES, List.of(), List.of(), List.of(), true, List.of(".nobackup"), false,
+          List.of(), null, new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test");
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), o);
+      Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
+      Catalog.read(repo, repo.snapshot(r.snapshot()).volumes().get(0).catalog(), e -> catalog.put(e.path(), e));
+      assertThat(catalog).containsKeys("/home/a/.cache", "/home/a/.cache/CACHEDIR.TAG", "/home/a/fake/kept.txt", "/home/b/scratch",
+          "/home/b/notes.txt");
+      assertThat(catalog).doesNotContainKeys("/home/a/.cache/thumbs", "/home/a/.cache/thumbs/1.png", "/home/b/scratch/big.bin",
+          "/home/b/scratch/.nobackup");
     }
   }
 
