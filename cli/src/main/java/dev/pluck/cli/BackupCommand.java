@@ -5,8 +5,6 @@ import dev.pluck.engine.repo.Locks;
 import dev.pluck.engine.repo.Repository;
 import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.fs.volume.VolumeTree;
-import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.BlockDevices;
 import dev.pluck.nbd.protocol.NbdUri;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -83,34 +81,14 @@ final class BackupCommand implements Callable<Integer> {
       case "volumes" -> Backup.Mode.VOLUMES;
       default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode is files or volumes, not " + mode);
     };
-    List<BlockDevice> opened = new ArrayList<>();
-    List<VolumeTree.Disk> disks = new ArrayList<>();
-    List<String> names = new ArrayList<>();
     Backup.Result r;
-    try {
-      for (int i = 0; i < sources.size(); i++) {
-        String s = sources.get(i);
-        String name = Integer.toString(i);
-        int eq = s.indexOf('=');
-        if (eq > 0 && s.substring(0, eq).matches("[A-Za-z0-9_.-]+") && !NbdUri.isNbdUri(s)) {
-          name = s.substring(0, eq);
-          s = s.substring(eq + 1);
-        }
-        BlockDevice d = BlockDevices.open(s);
-        opened.add(d);
-        disks.add(new VolumeTree.Disk(name, d));
-        names.add(name);
-      }
+    try (Sources opened = new Sources(sources)) {
+      List<String> names = opened.disks.stream().map(VolumeTree.Disk::name).toList();
       String machine = vm != null ? vm : NbdUri.isNbdUri(sources.get(0)) ? sources.get(0) : Path.of(sources.get(0)).getFileName().toString();
       Backup.Options options = new Backup.Options(m, volumes, include, exclude, excludeCaches, excludeIfPresent, includeSwap, tags,
-          parent.equals("none") ? null : parent,
-          new Snapshot.Source(machine, names, sources), chain, InetAddress.getLocalHost().getHostName());
+          parent.equals("none") ? null : parent, new Snapshot.Source(machine, names, sources), chain, InetAddress.getLocalHost().getHostName());
       try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec)) {
-        r = Backup.run(repository, disks, options);
-      }
-    } finally {
-      for (BlockDevice d : opened) {
-        d.close();
+        r = Backup.run(repository, opened.disks, options);
       }
     }
     PrintWriter out = spec.commandLine().getOut();

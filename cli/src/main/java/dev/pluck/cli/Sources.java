@@ -13,10 +13,11 @@ import java.util.List;
 /** The disks of one machine named on the command line, opened and probed; closes them all. */
 final class Sources implements Closeable {
   private final List<BlockDevice> opened = new ArrayList<>();
+  /** The disks as opened, with their names ("0", "1", ... or NAME of NAME=SOURCE). */
+  final List<VolumeTree.Disk> disks = new ArrayList<>();
   final VolumeTree tree;
 
   Sources(List<String> sources) throws IOException {
-    List<VolumeTree.Disk> disks = new ArrayList<>();
     try {
       for (int i = 0; i < sources.size(); i++) {
         String s = sources.get(i);
