@@ -62,14 +62,14 @@ case "$VARIANT" in
 meta_bg)
   truncate -s 256M "$IMG"
   mkfs.ext4 -q -F -b 1024 -O meta_bg,^resize_inode,64bit,sparse_super2 -E num_backup_sb=2 -L metabg "$IMG"
-  dumpe2fs -h "$IMG" 2>/dev/null | grep -q 'features:.*meta_bg' || die "mkfs did not set meta_bg"
+  grep -q 'features:.*meta_bg' <(dumpe2fs -h "$IMG" 2>/dev/null) || die "mkfs did not set meta_bg"
   kernel_fill "$IMG" 41 600
   oracle_of "$IMG"
   ;;
 bigalloc)
   truncate -s 384M "$IMG"
   mkfs.ext4 -q -F -b 4096 -C 65536 -O bigalloc -L bigalloc "$IMG" 2>/dev/null
-  dumpe2fs -h "$IMG" 2>/dev/null | grep -q 'Cluster size:.*65536' || die "mkfs did not make 64 KiB clusters"
+  grep -q 'Cluster size:.*65536' <(dumpe2fs -h "$IMG" 2>/dev/null) || die "mkfs did not make 64 KiB clusters"
   kernel_fill "$IMG" 42 600
   oracle_of "$IMG"
   ;;
@@ -124,7 +124,7 @@ casefold)
     [ -n "$flags" ] || die "no flags for $d"
     debugfs -w -R "set_inode_field $d flags $(printf '0x%x' $((flags | 0x40000000)))" "$IMG" >/dev/null 2>&1
   done
-  debugfs -R "stat /folded" "$IMG" 2>/dev/null | grep -q 'Flags: 0x4' || die "casefold flag not set"
+  grep -q 'Flags: 0x4' <(debugfs -R "stat /folded" "$IMG" 2>/dev/null) || die "casefold flag not set"
   e2fsck -fn "$IMG" >/dev/null 2>&1 || die "e2fsck finds the casefold image inconsistent"
   python3 - "$IMG" > "$OUT/debugfs-disk.jsonl" <<'PY'
 # debugfs's view, walked with "ls -p" (/inode/mode/uid/gid/name/size/) and
@@ -202,7 +202,7 @@ PY
     mount -o ro,noload "$WORK/replayed.img" "$M"
     python3 "$SCRIPTS/oracle-walk.py" "$M" > "$WORK/replayed.jsonl"
     umount "$M"
-    if dumpe2fs -h "$WORK/crash.img" 2>/dev/null | grep -q 'features:.*needs_recovery' \
+    if grep -q 'features:.*needs_recovery' <(dumpe2fs -h "$WORK/crash.img" 2>/dev/null) \
         && ! cmp -s "$WORK/noload.jsonl" "$WORK/replayed.jsonl"; then
       break
     fi

@@ -146,6 +146,21 @@ class NtfsMetadataIT {
     }
   }
 
+  /** Record 0 unreadable: its copy in $MFTMirr locates the MFT, and the volume reads as before. */
+  @Test
+  void damagedMftRecordZeroFallsBackToTheMirror() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    OracleEntry o = disk.oracle().file("disk", "/compressed/mixed.bin");
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      long zero = fs.recordOffset(NtfsFileSystem.MFT);
+      List<String> warnings = new ArrayList<>();
+      NtfsFileSystem mirrored = NtfsFileSystem.open(new DamagedDevice(img).zero(zero, 4), new OpenOptions(false, warnings::add));
+      assertThat(warnings).anyMatch(w -> w.contains("$MFTMirr"));
+      assertThat(NtfsReaderIT.sha256(mirrored, mirrored.lookup(o.path()).orElseThrow(), "")).isEqualTo(o.sha256());
+    }
+  }
+
   /** A record whose sector was torn (update sequence mismatch) is reported, not used. */
   @Test
   void tornRecordIsReported() throws Exception {
