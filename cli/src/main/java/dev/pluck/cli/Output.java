@@ -18,4 +18,19 @@ final class Output {
       throw new IllegalStateException("cannot render JSON", e);
     }
   }
+
+  /** A size for people, in powers of 1024: "1.5 GiB", or with {@code compact} as lsblk prints it, "1.5G". */
+  static String bytes(long bytes, boolean compact) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = bytes;
+    int u = 0;
+    while (v >= 1024 && u < units.length - 1) {
+      v /= 1024;
+      u++;
+    }
+    if (compact) {
+      return u == 0 ? bytes + "B" : String.format("%.1f%s", v, units[u].charAt(0));
+    }
+    return u == 0 ? bytes + " B" : String.format("%.1f %s", v, units[u]);
+  }
 }

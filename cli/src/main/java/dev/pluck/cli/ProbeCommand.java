@@ -110,13 +110,7 @@ final class ProbeCommand implements Callable<Integer> {
   }
 
   static String human(long bytes) {
-    String[] units = {"B", "K", "M", "G", "T", "P"};
-    double v = bytes;
-    int u = 0;
-    while (v >= 1024 && u < units.length - 1) {
-      v /= 1024;
-      u++;
-    }
-    return u == 0 ? bytes + "B" : String.format("%.1f%s", v, units[u]);
+    return Output.bytes(bytes, true);
   }
+
 }

@@ -17,8 +17,6 @@ import dev.pluck.fs.VolumeRange;
 import dev.pluck.fs.volume.Volume;
 import dev.pluck.fs.volume.VolumeTree;
 import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.BlockSizes;
-import dev.pluck.nbd.Extent;
 import dev.pluck.nbd.FileBlockDevice;
 import dev.pluck.testdata.OracleEntry;
 import dev.pluck.testdata.OracleVolume;
@@ -34,7 +32,6 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,12 +40,11 @@ import org.junit.jupiter.api.io.TempDir;
 class BackupIT {
 
   /** Records every read of a disk: offset and length. */
-  static final class Recording implements BlockDevice {
-    final BlockDevice inner;
+  static final class Recording extends dev.pluck.nbd.ForwardingBlockDevice {
     final List<long[]> reads = java.util.Collections.synchronizedList(new ArrayList<>());
 
     Recording(BlockDevice inner) {
-      this.inner = inner;
+      super(inner);
     }
 
     long bytesWithin(long from, long to) {
@@ -61,12 +57,6 @@ class BackupIT {
       return n;
     }
 
-    @Override public long size() { return inner.size(); }
-    @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
-    @Override public boolean isReadOnly() { return true; }
-    @Override public Set<String> metaContexts() { return inner.metaContexts(); }
-    @Override public List<Extent> blockStatus(String c, long o, long l) throws IOException { return inner.blockStatus(c, o, l); }
-    @Override public void close() throws IOException { inner.close(); }
 
     @Override
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {

@@ -1,23 +1,18 @@
 package dev.pluck.fs;
 
 import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.BlockSizes;
-import dev.pluck.nbd.Extent;
-import java.io.IOException;
+import dev.pluck.nbd.ForwardingBlockDevice;
 import java.nio.ByteBuffer;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 
 /** A real image with bytes changed in memory only: damage without copying the image. */
-public final class DamagedDevice implements BlockDevice {
-  private final BlockDevice inner;
+public final class DamagedDevice extends ForwardingBlockDevice {
   private final TreeMap<Long, Byte> changed = new TreeMap<>();
 
   public DamagedDevice(BlockDevice inner) {
-    this.inner = inner;
+    super(inner);
   }
 
   public DamagedDevice set(long offset, int value) {
@@ -51,16 +46,6 @@ public final class DamagedDevice implements BlockDevice {
     return set(offset, new byte[length]);
   }
 
-  @Override public long size() { return inner.size(); }
-  @Override public BlockSizes blockSizes() { return inner.blockSizes(); }
-  @Override public boolean isReadOnly() { return true; }
-  @Override public Set<String> metaContexts() { return inner.metaContexts(); }
-
-  @Override
-  public List<Extent> blockStatus(String context, long offset, long length) throws IOException {
-    return inner.blockStatus(context, offset, length);
-  }
-
   @Override
   public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
     int length = dst.remaining();
@@ -70,6 +55,11 @@ public final class DamagedDevice implements BlockDevice {
         view.put(view.position() + (int) (e.getKey() - offset), e.getValue());
       }
     });
+  }
+
+  @Override
+  public boolean isReadOnly() {
+    return true;
   }
 
   @Override

@@ -46,7 +46,7 @@ class BlockMapTest {
       System.arraycopy(fresh, 0, changed, 15 * CHUNK, CHUNK);
       Files.write(image, changed);
       AtomicLong bytesRead = new AtomicLong();
-      BlockDevice counting = new Counting(FileBlockDevice.open(image), bytesRead);
+      BlockDevice counting = new dev.pluck.engine.CountingDevice(FileBlockDevice.open(image), bytesRead);
       long storedBefore = repo.written().newBytes;
       Snapshot.Volume incremental = BlockMap.write(repo, "disk", "raw", counting,
           List.of(new VolumeRange(3L * CHUNK + 500, 10), new VolumeRange(15L * CHUNK, CHUNK)), repo.snapshot(first).volumes().get(0));
@@ -97,29 +97,5 @@ class BlockMapTest {
 
   static byte[] read(BlockDevice d) throws Exception {
     return d.read(0, (int) d.size());
-  }
-
-  /** Counts the bytes read through it. */
-  static final class Counting implements BlockDevice {
-    private final BlockDevice inner;
-    private final AtomicLong count;
-
-    Counting(BlockDevice inner, AtomicLong count) {
-      this.inner = inner;
-      this.count = count;
-    }
-
-    @Override public long size() { return inner.size(); }
-    @Override public dev.pluck.nbd.BlockSizes blockSizes() { return inner.blockSizes(); }
-    @Override public boolean isReadOnly() { return true; }
-    @Override public java.util.Set<String> metaContexts() { return inner.metaContexts(); }
-    @Override public List<dev.pluck.nbd.Extent> blockStatus(String c, long o, long l) throws java.io.IOException { return inner.blockStatus(c, o, l); }
-    @Override public void close() throws java.io.IOException { inner.close(); }
-
-    @Override
-    public java.util.concurrent.CompletableFuture<Void> readAsync(long offset, java.nio.ByteBuffer dst) {
-      count.addAndGet(dst.remaining());
-      return inner.readAsync(offset, dst);
-    }
   }
 }
