@@ -35,7 +35,7 @@ public final class RepoWrite {
       List<String> chunks = Content.store(repo, in);
       Catalog.Writer c = new Catalog.Writer(repo);
       c.add(new CatalogEntry("/" + file.getFileName(), "file", size, 0644, 0L, 0L, 1, 1, 0, 0, 0, null, null, null, null, 0, null, chunks,
-          null));
+          null, null));
       id = repo.commit(new Snapshot(null, Config.FORMAT, java.time.Instant.now().toString(), "bench", new Snapshot.Source("bench",
           List.of(), List.of()), List.of(), true, List.of(), null, null, null, Map.of(), d.chunkSize(),
           List.of(new Snapshot.Volume("disk", "raw", "files", c.finish(), 1, size, 0, 0, null))));

@@ -40,94 +40,37 @@ final class BackupCommand implements Callable<Integer> {
   @Parameters(paramLabel = "SOURCE", arity = "1..*", description = "The machine's disks: NBD URIs or image paths (NAME=SOURCE names a disk).")
   List<String> sources;
 
-  @Option(names = "--mode", defaultValue = "files", paramLabel = "MODE", description = "files (default) or volumes (block images of the volumes).")
-  String mode;
-
-  @Option(names = "--volume", paramLabel = "ID", description = "A volume to back up (repeatable; p1, VG/LV, label=, uuid=); default: all.")
-  List<String> volumes = new ArrayList<>();
-
-  @Option(names = "--include", paramLabel = "GLOB", description = "Only files matching (repeatable; gitignore-style, ** across directories; paths inside the volume).")
-  List<String> include = new ArrayList<>();
-
-  @Option(names = "--exclude", paramLabel = "GLOB", description = "Leave out what matches (repeatable).")
-  List<String> exclude = new ArrayList<>();
-
-  @Option(names = "--exclude-caches", description = "Leave out the contents of directories holding a valid CACHEDIR.TAG (the tag itself is kept).")
-  boolean excludeCaches;
-
-  @Option(names = "--exclude-if-present", paramLabel = "NAME", description = "Leave out the contents of directories holding a file NAME (repeatable).")
-  List<String> excludeIfPresent = new ArrayList<>();
-
-  @Option(names = "--include-swap", description = "Back up swap partitions, LVs and files too (by default never read past their signature).")
-  boolean includeSwap;
-
-  @Option(names = "--tag", paramLabel = "TAG", description = "Stored in the snapshot (repeatable).")
-  List<String> tags = new ArrayList<>();
+  @Mixin SelectionOptions selection = new SelectionOptions();
 
   @Option(names = "--vm", paramLabel = "NAME", description = "The machine's name in the repository (default: the first source's file name).")
   String vm;
-
-  @Option(names = "--chain", defaultValue = "backup", paramLabel = "NAME", description = "The checkpoint chain, part of the snapshot group (default ${DEFAULT-VALUE}).")
-  String chain;
 
   @Option(names = "--parent", defaultValue = "auto", paramLabel = "SNAPSHOT",
       description = "Compare with this snapshot; auto (default): the newest complete one of this VM, drives and chain; none: read everything.")
   String parent;
 
+  @Option(names = "--bitmap", paramLabel = "NAME",
+      description = {"A dirty bitmap every NBD source exports (qemu:dirty-bitmap:NAME, or a full context name) holding every write since "
+          + "the parent was taken: files and blocks outside it are taken from the parent unread."})
+  String bitmap;
+
   @Override
   public Integer call() throws IOException {
-    Backup.Mode m = switch (mode.toLowerCase(Locale.ROOT)) {
-      case "files" -> Backup.Mode.FILES;
-      case "volumes" -> Backup.Mode.VOLUMES;
-      default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--mode is files or volumes, not " + mode);
-    };
+    String context = bitmap == null ? null : bitmap.startsWith("qemu:") ? bitmap : "qemu:dirty-bitmap:" + bitmap;
+    if (context != null && parent.equals("none")) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--bitmap needs a parent to compare with (not --parent none)");
+    }
     Backup.Result r;
-    try (Sources opened = new Sources(sources)) {
+    try (Sources opened = new Sources(sources, context == null ? List.of() : List.of(context))) {
       List<String> names = opened.disks.stream().map(VolumeTree.Disk::name).toList();
       String machine = vm != null ? vm : NbdUri.isNbdUri(sources.get(0)) ? sources.get(0) : Path.of(sources.get(0)).getFileName().toString();
-      Backup.Options options = new Backup.Options(m, volumes, include, exclude, excludeCaches, excludeIfPresent, includeSwap, tags,
-          parent.equals("none") ? null : parent, new Snapshot.Source(machine, names, sources), chain, InetAddress.getLocalHost().getHostName());
+      Backup.Options options = selection.options(spec, parent.equals("none") ? null : parent, new Snapshot.Source(machine, names, sources))
+          .incremental(parent.equals("none") ? null : parent, context, null);
       try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec)) {
         r = Backup.run(repository, opened.disks, options);
       }
     }
-    PrintWriter out = spec.commandLine().getOut();
-    if (repo.json) {
-      Map<String, Object> m2 = new LinkedHashMap<>();
-      m2.put("snapshot", r.snapshot());
-      m2.put("complete", r.complete());
-      m2.put("failed", r.failed());
-      m2.put("bytesRead", r.bytesRead());
-      m2.put("bytesSkipped", r.bytesSkipped());
-      m2.put("files", r.files());
-      m2.put("bytesAdded", r.bytesAdded());
-      m2.put("seconds", Math.round(r.seconds() * 1000) / 1000.0);
-      m2.put("parent", r.parent());
-      if (r.parentNote() != null) {
-        m2.put("parentNote", r.parentNote());
-      }
-      m2.put("volumesLeftOut", r.volumesLeftOut());
-      Output.json(out, m2);
-    } else {
-      out.printf("snapshot %s%s%n", r.snapshot().substring(0, 12), r.complete() ? "" : " (incomplete)");
-      out.printf("read %s of data, %s of metadata; added %s to the repository%n", RepoCommands.human(r.bytesRead().get("data")),
-          RepoCommands.human(r.bytesRead().get("metadata")), RepoCommands.human(r.bytesAdded()));
-      StringBuilder sk = new StringBuilder("skipped:");
-      r.bytesSkipped().forEach((k, v) -> sk.append(' ').append(k).append(' ').append(RepoCommands.human(v)).append(','));
-      out.println(sk.substring(0, sk.length() - 1));
-      out.printf("files: %d new, %d changed, %d unchanged; %.1f s%n", r.files().get("new"), r.files().get("changed"),
-          r.files().get("unchanged"), r.seconds());
-      if (r.parentNote() != null) {
-        out.println("parent: " + r.parentNote());
-      }
-      for (String v : r.volumesLeftOut()) {
-        out.println("left out " + v);
-      }
-      for (Backup.Failure f : r.failed()) {
-        out.println("could not read " + f.path() + ": " + f.reason());
-      }
-    }
-    out.flush();
+    SelectionOptions.print(spec.commandLine().getOut(), repo.json, r, Map.of());
     return r.complete() ? 0 : 3;
   }
 }

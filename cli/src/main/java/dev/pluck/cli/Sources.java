@@ -18,6 +18,11 @@ final class Sources implements Closeable {
   final VolumeTree tree;
 
   Sources(List<String> sources) throws IOException {
+    this(sources, List.of());
+  }
+
+  /** Opens {@code sources}, asking NBD servers for the metadata {@code contexts} besides base:allocation. */
+  Sources(List<String> sources, List<String> contexts) throws IOException {
     try {
       for (int i = 0; i < sources.size(); i++) {
         String s = sources.get(i);
@@ -27,7 +32,7 @@ final class Sources implements Closeable {
           name = s.substring(0, eq);
           s = s.substring(eq + 1);
         }
-        BlockDevice d = BlockDevices.open(s);
+        BlockDevice d = contexts.isEmpty() ? BlockDevices.open(s) : BlockDevices.open(s, withContexts(contexts));
         opened.add(d);
         disks.add(new VolumeTree.Disk(name, d));
       }
@@ -36,6 +41,12 @@ final class Sources implements Closeable {
       close();
       throw e;
     }
+  }
+
+  private static dev.pluck.nbd.protocol.NbdOptions withContexts(List<String> contexts) {
+    List<String> all = new ArrayList<>(List.of(BlockDevice.BASE_ALLOCATION));
+    all.addAll(contexts);
+    return dev.pluck.nbd.protocol.NbdOptions.defaults().withMetaContexts(all);
   }
 
   /** The volume a --volume selector names, or a one-line error listing what there is. */

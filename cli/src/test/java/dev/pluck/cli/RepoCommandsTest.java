@@ -29,7 +29,7 @@ class RepoCommandsTest {
     try (Repository repo = Repository.open(new LocalStorage(dir))) {
       Catalog.Writer c = new Catalog.Writer(repo);
       List<String> chunks = Content.store(repo, channel(data));
-      c.add(new CatalogEntry("/data.bin", "file", data.length, 0644, 0L, 0L, 1, 12, 0, 0, 0, null, null, null, null, 0, null, chunks, null));
+      c.add(new CatalogEntry("/data.bin", "file", data.length, 0644, 0L, 0L, 1, 12, 0, 0, 0, null, null, null, null, 0, null, chunks, null, null));
       return repo.commit(new Snapshot(null, Config.FORMAT, time, "host", new Snapshot.Source(vm, List.of("vda"), List.of()), List.of(),
           true, List.of(), null, "backup", null, Map.of(), repo.config().chunkSize(),
           List.of(new Snapshot.Volume("p1", "ext4", "files", c.finish(), 1, data.length, 0, 0, null))));

@@ -45,11 +45,21 @@ public final class Backup {
    *
    * @param volumes volume selectors (ids, label=, uuid=); empty: every volume pluck can read (FILES) or every volume (VOLUMES)
    * @param include globs a file must match (empty: everything); paths inside the volume
-   * @param parent a snapshot id to compare with, "auto" for the newest of the same group, or null for none
+   * @param parent a snapshot id to compare with, "auto" for the newest of the same group, "checkpoint:NAME" for the newest
+   *     snapshot taken at checkpoint NAME (complete or not), or null for none
+   * @param dirtyContext the NBD metadata context of a dirty bitmap holding every write since the parent was taken (every
+   *     disk answers it); null: compare files by their metadata only
+   * @param checkpoint the checkpoint the sources are a view of, recorded so the next incremental finds this snapshot
    */
   public record Options(Mode mode, List<String> volumes, List<String> include, List<String> exclude, boolean excludeCaches,
       List<String> excludeIfPresent, boolean includeSwap, List<String> tags, String parent, Snapshot.Source source, String chain,
-      String hostname) {}
+      String hostname, String dirtyContext, String checkpoint) {
+    /** These options comparing with {@code parentRef} through the dirty bitmap {@code context}, recorded at {@code at}. */
+    public Options incremental(String parentRef, String context, String at) {
+      return new Options(mode, volumes, include, exclude, excludeCaches, excludeIfPresent, includeSwap, tags, parentRef, source, chain,
+          hostname, context, at);
+    }
+  }
 
   /** The first bytes of a valid CACHEDIR.TAG (the Cache Directory Tagging Specification). */
   static final byte[] CACHEDIR_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
@@ -109,9 +119,18 @@ public final class Backup {
     } else {
       String group = new Snapshot(null, 0, "", "", options.source(), List.of(), true, List.of(), null, options.chain(), null, Map.of(), 0,
           List.of()).group();
-      parent = options.parent().equals("auto") ? repo.latest(group) : repo.snapshot(options.parent());
-      parentNote = parent == null ? "no earlier complete snapshot of this VM, drives and chain: a full read"
-          : parent.chunkSize() != repo.config().chunkSize() ? "the parent's chunk size differs: a full read" : null;
+      if (options.parent().startsWith("checkpoint:")) {
+        String at = options.parent().substring("checkpoint:".length());
+        parent = atCheckpoint(group, at);
+        parentNote = parent == null ? "no snapshot of this VM, drives and chain at checkpoint " + at + ": a full read" : null;
+      } else {
+        parent = options.parent().equals("auto") ? repo.latest(group) : repo.snapshot(options.parent());
+        parentNote = parent == null ? "no earlier complete snapshot of this VM, drives and chain: a full read" : null;
+      }
+      parentNote = parentNote != null ? parentNote
+          : parent.chunkSize() != repo.config().chunkSize() ? "the parent's chunk size differs: a full read"
+          : parent.selection() != null && !Boolean.valueOf(options.includeSwap()).equals(parent.selection().get("includeSwap"))
+              ? "the parent " + (options.includeSwap() ? "left swap out" : "holds swap") + ": a full read" : null;
       if (parentNote != null) {
         parent = null;
       }
@@ -134,7 +153,7 @@ public final class Backup {
     boolean complete = failed.isEmpty();
     Snapshot snapshot = new Snapshot(null, dev.pluck.engine.repo.Config.FORMAT, Instant.now().toString(), options.hostname(),
         options.source(), options.tags(), complete, failed.stream().map(f -> f.path() + ": " + f.reason()).toList(),
-        parent == null ? null : parent.id(), options.chain(), null, selection, repo.config().chunkSize(), volumes);
+        parent == null ? null : parent.id(), options.chain(), options.checkpoint(), selection, repo.config().chunkSize(), volumes);
     String id = repo.commit(snapshot);
     long total = disks.stream().mapToLong(CountingDevice::bytesRead).sum();
     Map<String, Long> read = new LinkedHashMap<>();
@@ -146,6 +165,36 @@ public final class Backup {
     files.put("unchanged", filesUnchanged);
     return new Result(id, complete, List.copyOf(failed), read, skipped, files, repo.written().newBytes - addedBefore,
         (System.nanoTime() - start) / 1e9, parent == null ? null : parent.id(), parentNote, List.copyOf(leftOut));
+  }
+
+  /** The newest snapshot of {@code group} taken at checkpoint {@code at}, complete or not (its failed paths are read again). */
+  private Snapshot atCheckpoint(String group, String at) throws IOException {
+    Snapshot best = null;
+    for (Snapshot s : repo.snapshots()) {
+      if (s.group().equals(group) && at.equals(s.bitmap()) && (best == null || s.time().compareTo(best.time()) > 0)) {
+        best = s;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * The bytes of {@code v} written since the parent (merged volume ranges, with what a journal
+   * replay replaced), or null when there is no bitmap or no parent to compare with.
+   */
+  private List<VolumeRange> dirty(Volume v, Snapshot.Volume parentVolume, List<VolumeRange> replayed) throws IOException {
+    if (options.dirtyContext() == null || parentVolume == null) {
+      return null;
+    }
+    List<VolumeRange> out = new ArrayList<>();
+    for (dev.pluck.nbd.Extent e : v.device().blockStatus(options.dirtyContext(), 0, v.size())) {
+      if ((e.flags() & dev.pluck.nbd.Extent.DIRTY) != 0) {
+        out.add(new VolumeRange(e.offset(), e.length()));
+      }
+    }
+    out.addAll(replayed);
+    out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
+    return VolumeRange.coalesce(out);
   }
 
   private List<Volume> selected() throws IOException {
@@ -189,16 +238,25 @@ public final class Backup {
 
   private Snapshot.Volume files(Volume v, Snapshot.Volume parentVolume) throws IOException {
     Map<String, CatalogEntry> previous = new HashMap<>();
+    Map<Long, CatalogEntry> previousByInode = new HashMap<>();
     if (parentVolume != null && parentVolume.catalog() != null) {
-      Catalog.read(repo, parentVolume.catalog(), e -> previous.put(e.path(), e));
+      Catalog.read(repo, parentVolume.catalog(), e -> {
+        previous.put(e.path(), e);
+        if (e.chunks() != null && e.type().equals("file") && !(e.attributes() != null && e.attributes().contains("swap"))) {
+          previousByInode.putIfAbsent(e.inode(), e);
+        }
+      });
+    } else {
+      parentVolume = null;
     }
     List<Glob> include = options.include().stream().map(Glob::new).toList();
     List<Glob> exclude = options.exclude().stream().map(Glob::new).toList();
     Catalog.Writer catalog = new Catalog.Writer(repo);
     long[] bytes = {0};
     try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
+      List<VolumeRange> dirty = dirty(v, parentVolume, fs.replayedRanges());
       Entry root = fs.root();
-      catalog.add(entry(root, null, null));
+      catalog.add(entry(root, null, null, null));
       TreeWalk.walk(fs, root, e -> {
         String path = e.path();
         if (Glob.any(exclude, path)) {
@@ -208,10 +266,10 @@ public final class Backup {
         if (e.isDirectory()) {
           boolean wanted = include.isEmpty() || Glob.any(include, path) || include.stream().anyMatch(g -> g.couldMatchBelow(path));
           if (wanted) {
-            catalog.add(entry(e, null, null));
+            catalog.add(entry(e, null, null, null));
             Entry tag = options.excludeCaches() ? cacheTag(fs, path) : null;
             if (tag != null) {
-              catalog.add(file(fs, tag, previous.get(tag.path())));  // the tag stays, the cache goes
+              catalog.add(file(fs, tag, previous.get(tag.path()), previousByInode, dirty));  // the tag stays, the cache goes
               return false;
             }
             for (String name : options.excludeIfPresent()) {
@@ -226,7 +284,7 @@ public final class Backup {
           skip("excluded", e.size());
           return false;
         }
-        CatalogEntry c = file(fs, e, previous.get(path));
+        CatalogEntry c = file(fs, e, previous.get(path), previousByInode, dirty);
         if (c != null) {
           catalog.add(c);
           bytes[0] += e.size();
@@ -253,10 +311,16 @@ public final class Backup {
     return java.util.Arrays.equals(head, CACHEDIR_SIGNATURE) ? tag.get() : null;
   }
 
-  /** A non-directory entry with its content stored (or carried over, or skipped as swap); null when unreadable. */
-  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before) throws IOException {
+  /**
+   * A non-directory entry with its content stored (or carried over, or skipped as swap); null when
+   * unreadable. With a dirty bitmap ({@code dirty} non-null) a file reads only what may have
+   * changed since the parent ({@link Changes}); without one, a file whose metadata is the parent's
+   * is carried over whole.
+   */
+  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before, Map<Long, CatalogEntry> byInode, List<VolumeRange> dirty)
+      throws IOException {
     if (e.type() != EntryType.FILE) {
-      return entry(e, null, null);
+      return entry(e, null, null, null);
     }
     try {
       if (!options.includeSwap() && isSwapFile(fs, e)) {
@@ -265,33 +329,74 @@ public final class Backup {
         if (!attributes.contains("swap")) {
           attributes.add("swap");
         }
-        CatalogEntry c = entry(e, List.of(), null);
-        return new CatalogEntry(c.path(), c.type(), c.size(), c.mode(), c.uid(), c.gid(), c.nlink(), c.inode(), c.atimeNs(), c.mtimeNs(),
-            c.ctimeNs(), c.crtimeNs(), c.target(), c.rdev(), c.xattrs(), c.flags(), attributes, List.of(), null);
+        return entry(e, List.of(), null, null).withAttributes(attributes);
       }
-      if (unchanged(e, before)) {
+      List<long[]> mapped = Changes.mapped(fs.extents(e));
+      if (dirty != null) {
+        CatalogEntry base = base(e, before, byInode);
+        if (base != null) {
+          return changedOnly(fs, e, before, base, mapped, dirty);
+        }
+      } else if (unchanged(e, before)) {
         filesUnchanged++;
         skip("unchanged", e.size());
-        return entry(e, before.chunks(), before.streams());
+        return entry(e, before.chunks(), before.streams(), mapped);
       }
       List<String> chunks = Content.store(repo, counted(fs.open(e)));
-      Map<String, CatalogEntry.Content> streams = null;
-      for (FileSystem.Stream s : fs.streams(e)) {
-        if (streams == null) {
-          streams = new LinkedHashMap<>();
-        }
-        streams.put(s.name(), new CatalogEntry.Content(s.size(), Content.store(repo, counted(fs.open(e, s.name())))));
-      }
       if (before == null) {
         filesNew++;
       } else {
         filesChanged++;
       }
-      return entry(e, chunks, streams);
+      return entry(e, chunks, streams(fs, e), mapped);
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
       failed.add(new Failure(e.path(), x.getMessage()));
       return null;
     }
+  }
+
+  /**
+   * The parent's entry to take unchanged bytes from: the same path when it is the same inode,
+   * else the parent's entry of that inode (a rename), else the same path (a replaced file).
+   */
+  private static CatalogEntry base(Entry e, CatalogEntry before, Map<Long, CatalogEntry> byInode) {
+    boolean usable = before != null && before.chunks() != null && before.type().equals("file")
+        && !(before.attributes() != null && before.attributes().contains("swap"));
+    if (usable && before.inode() == e.inode()) {
+      return before;
+    }
+    CatalogEntry sameInode = byInode.get(e.inode());
+    return sameInode != null ? sameInode : usable ? before : null;
+  }
+
+  /** A file read only where it may differ from {@code base}, the rest taken from the parent's chunks. */
+  private CatalogEntry changedOnly(FileSystem fs, Entry e, CatalogEntry before, CatalogEntry base, List<long[]> mapped,
+      List<VolumeRange> dirty) throws IOException {
+    List<long[]> changed = Changes.changed(e.size(), mapped, base.extents() == null ? List.of() : base.extents(), dirty);
+    long changedBytes = changed.stream().mapToLong(r -> r[1]).sum();
+    List<String> chunks = changed.isEmpty() && base.size() == e.size() ? base.chunks()
+        : Content.update(repo, counted(fs.open(e)), e.size(), base.chunks(), base.size(), changed);
+    skip("unchanged", e.size() - changedBytes);
+    if (before != null && before == base && chunks.equals(base.chunks())) {
+      filesUnchanged++;
+    } else if (before == null) {
+      filesNew++;
+    } else {
+      filesChanged++;
+    }
+    return entry(e, chunks, streams(fs, e), mapped);
+  }
+
+  /** A file's named streams, stored (null when it has none). */
+  private Map<String, CatalogEntry.Content> streams(FileSystem fs, Entry e) throws IOException {
+    Map<String, CatalogEntry.Content> streams = null;
+    for (FileSystem.Stream s : fs.streams(e)) {
+      if (streams == null) {
+        streams = new LinkedHashMap<>();
+      }
+      streams.put(s.name(), new CatalogEntry.Content(s.size(), Content.store(repo, counted(fs.open(e, s.name())))));
+    }
+    return streams;
   }
 
   /** The same file as in the parent: type, size, times to the nanosecond and inode all equal. */
@@ -358,7 +463,7 @@ public final class Backup {
     };
   }
 
-  static CatalogEntry entry(Entry e, List<String> chunks, Map<String, CatalogEntry.Content> streams) {
+  static CatalogEntry entry(Entry e, List<String> chunks, Map<String, CatalogEntry.Content> streams, List<long[]> extents) {
     Map<String, String> xattrs = null;
     if (!e.xattrs().isEmpty()) {
       xattrs = new LinkedHashMap<>();
@@ -370,7 +475,7 @@ public final class Backup {
     List<String> attributes = e.attributes().isEmpty() ? null : names(e);
     return new CatalogEntry(e.path(), e.type().label(), e.size(), e.mode(), e.uid(), e.gid(), e.nlink(), e.inode(), nanos(e.atime()),
         nanos(e.mtime()), nanos(e.ctime()), e.crtime() == null ? null : nanos(e.crtime()), e.target(), rdev, xattrs, e.flags(), attributes,
-        chunks, streams);
+        chunks, streams, extents == null || extents.isEmpty() ? null : extents);
   }
 
   private static List<String> names(Entry e) {
@@ -401,14 +506,15 @@ public final class Backup {
     }
     long used = ranges.stream().mapToLong(VolumeRange::length).sum();
     skip("free", v.size() - used);
-    if (parentVolume != null && (parentVolume.blockMap() == null || parentVolume.size() != v.size())) {
+    if (parentVolume != null && (parentVolume.blockMap() == null || parentVolume.size() != v.size()
+        || parentVolume.blockSize() != repo.config().chunkSize())) {
       parentVolume = null;
     }
-    BlockDevice device = v.device();
-    Snapshot.Volume out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(device, dataRead), ranges, parentVolume);  // an image's blocks are its data
-    long stored = out.bytes();
-    skip("zero", Math.max(0, used - stored));
-    return out;
+    List<VolumeRange> dirty = dirty(v, parentVolume, List.of());  // an image is the volume's raw bytes: no journal replay
+    BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume);
+    skip("zero", out.zero());
+    skip("unchanged", used - out.read());
+    return out.volume();
   }
 
   /** The extents of swap files (NTFS's page file, a Linux swap file) in volume bytes. */

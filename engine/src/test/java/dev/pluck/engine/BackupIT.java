@@ -67,7 +67,7 @@ class BackupIT {
 
   static Backup.Options options(Backup.Mode mode, List<String> volumes, List<String> exclude) {
     return new Backup.Options(mode, volumes, List.of(), exclude, false, List.of(), false, List.of("test"), "auto",
-        new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test");
+        new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test", null, null);
   }
 
   static Repository repo(Path dir) throws IOException {
@@ -195,7 +195,7 @@ class BackupIT {
     dev.pluck.testdata.Tools.runOk("mkfs.ext4", "-q", "-F", "-d", tree.toString(), image.toString());
     try (Repository repo = repo(dir.resolve("repo")); BlockDevice img = FileBlockDevice.open(image)) {
       Backup.Options o = new Backup.Options(Backup.Mode.FILES, List.of(), List.of(), List.of(), true, List.of(".nobackup"), false,
-          List.of(), null, new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test");
+          List.of(), null, new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test", null, null);
       Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), o);
       Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
       Catalog.read(repo, repo.snapshot(r.snapshot()).volumes().get(0).catalog(), e -> catalog.put(e.path(), e));

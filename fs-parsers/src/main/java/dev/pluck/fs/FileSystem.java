@@ -42,6 +42,15 @@ public interface FileSystem extends Closeable {
    */
   List<VolumeRange> metadataRanges() throws IOException;
 
+  /**
+   * Volume byte ranges whose content as this reader presents it differs from the volume's bytes
+   * (blocks a journal replay replaced), in order, merged: a change-tracking caller counts them as
+   * changed. Empty for most volumes.
+   */
+  default List<VolumeRange> replayedRanges() {
+    return List.of();
+  }
+
   /** A named data stream of a file (an NTFS alternate data stream). */
   record Stream(String name, long size) {}
 

@@ -25,4 +25,24 @@ public record VolumeRange(long offset, long length) {
     }
     return out;
   }
+
+  /** The intersection of two offset-ordered, merged lists, in order. */
+  public static List<VolumeRange> intersect(List<VolumeRange> x, List<VolumeRange> y) {
+    List<VolumeRange> out = new ArrayList<>();
+    int i = 0;
+    int j = 0;
+    while (i < x.size() && j < y.size()) {
+      long lo = Math.max(x.get(i).offset(), y.get(j).offset());
+      long hi = Math.min(x.get(i).end(), y.get(j).end());
+      if (lo < hi) {
+        out.add(new VolumeRange(lo, hi - lo));
+      }
+      if (x.get(i).end() < y.get(j).end()) {
+        i++;
+      } else {
+        j++;
+      }
+    }
+    return out;
+  }
 }

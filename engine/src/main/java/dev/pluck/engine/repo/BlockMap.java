@@ -13,54 +13,82 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * Volume images as blocks of the repository's chunk size at fixed volume offsets. Writing reads
- * only the ranges it is given: a block outside them is the parent snapshot's block (unchanged
- * since) or a hole (free space, swap); a block partly inside is the parent's block with the
- * changed bytes read over it.
+ * only allocated bytes, and with a dirty bitmap only those written since the parent: a block
+ * outside them is the parent snapshot's block (unchanged since) or a hole (free space, swap); a
+ * block partly inside is the parent's block with the changed bytes read over it.
  */
 public final class BlockMap {
   private BlockMap() {}
 
+  /** What {@link #write} stored and how many bytes it read ({@code zero}: read, but blocks of zeros). */
+  public record Written(Snapshot.Volume volume, long read, long zero) {}
+
   /**
-   * Stores a volume image. {@code read}: the byte ranges to take from {@code device} (sorted,
-   * not overlapping); everything else comes from {@code parent} (null: a hole).
+   * Stores a volume image, reading only what it must: {@code allocated} are the volume bytes in
+   * use (sorted, merged), {@code dirty} those written since {@code parent} was taken (sorted,
+   * merged; null: unknown, read everything allocated). A block nothing allocated touches is a
+   * hole; with a parent and a bitmap, a block is the parent's (block or hole) with its dirty
+   * allocated bytes read over it; otherwise a block is its allocated bytes read over zeros.
    */
-  public static Snapshot.Volume write(Repository repo, String id, String fs, BlockDevice device, List<VolumeRange> read,
-      Snapshot.Volume parent) throws IOException {
+  public static Written write(Repository repo, String id, String fs, BlockDevice device, List<VolumeRange> allocated,
+      List<VolumeRange> dirty, Snapshot.Volume parent) throws IOException {
     int block = repo.config().chunkSize();
     long size = device.size();
     long blocks = (size + block - 1) / block;
-    byte[] parentMap = parent == null ? null : map(repo, parent);
     if (parent != null && (parent.blockSize() != block || parent.size() != size)) {
       throw new IOException("volume " + id + ": the parent's blocks (" + parent.blockSize() + " bytes, volume of " + parent.size()
           + ") do not match (" + block + ", " + size + "): back up in full");
     }
+    byte[] parentMap = parent == null ? null : map(repo, parent);
+    List<VolumeRange> changed = dirty == null ? null : VolumeRange.intersect(allocated, dirty);
     ChunkedStream.Writer out = new ChunkedStream.Writer(repo);
     byte[] none = new byte[ChunkId.BYTES];
-    int r = 0;
+    int a = 0;
+    int c = 0;
     long stored = 0;
+    long read = 0;
+    long zero = 0;
     for (long b = 0; b < blocks; b++) {
       long start = b * block;
       int length = (int) Math.min(block, size - start);
       long end = start + length;
-      while (r < read.size() && read.get(r).end() <= start) {
-        r++;
+      while (a < allocated.size() && allocated.get(a).end() <= start) {
+        a++;
+      }
+      if (a >= allocated.size() || allocated.get(a).offset() >= end) {
+        out.write(none);  // free space
+        continue;
       }
       byte[] parentId = parentMap == null || Content.isHole(parentMap, (int) (b * ChunkId.BYTES)) ? null
           : java.util.Arrays.copyOfRange(parentMap, (int) (b * ChunkId.BYTES), (int) ((b + 1) * ChunkId.BYTES));
-      boolean touched = r < read.size() && read.get(r).offset() < end;
-      if (!touched) {
-        out.write(parentId == null ? none : parentId);
-        continue;
+      List<VolumeRange> ranges = allocated;
+      int from = a;
+      if (parentMap != null && changed != null) {
+        // Not written since the parent: the parent's block. That holds for its holes too: a block then
+        // free and now allocated without being written holds nothing the filesystem shows.
+        while (c < changed.size() && changed.get(c).end() <= start) {
+          c++;
+        }
+        if (c >= changed.size() || changed.get(c).offset() >= end) {
+          out.write(parentId == null ? none : parentId);
+          stored += parentId == null ? 0 : length;
+          continue;
+        }
+        ranges = changed;
+        from = c;
       }
-      byte[] data = parentId == null ? new byte[length] : repo.get(ChunkId.fromBytes(parentId, 0)).clone();
-      // Without a parent block, bytes of the block outside the ranges are not data (free space): zeros.
-      for (int i = r; i < read.size() && read.get(i).offset() < end; i++) {
-        long from = Math.max(start, read.get(i).offset());
-        long to = Math.min(end, read.get(i).end());
-        device.read(from, ByteBuffer.wrap(data, (int) (from - start), (int) (to - from)));
+      byte[] data = parentId != null && changed != null ? repo.get(ChunkId.fromBytes(parentId, 0)).clone() : new byte[length];
+      long readHere = 0;
+      for (int i = from; i < ranges.size() && ranges.get(i).offset() < end; i++) {
+        long lo = Math.max(start, ranges.get(i).offset());
+        long hi = Math.min(end, ranges.get(i).end());
+        device.read(lo, ByteBuffer.wrap(data, (int) (lo - start), (int) (hi - lo)));
+        readHere += hi - lo;
       }
+      read += readHere;
       if (Content.zeros(data, length)) {
         out.write(none);
+        zero += readHere;
       } else {
         ChunkId chunk = repo.put(data, 0, length);
         byte[] idBytes = new byte[ChunkId.BYTES];
@@ -69,7 +97,7 @@ public final class BlockMap {
         stored += length;
       }
     }
-    return new Snapshot.Volume(id, fs, "blocks", null, blocks, stored, size, block, out.finish());
+    return new Written(new Snapshot.Volume(id, fs, "blocks", null, blocks, stored, size, block, out.finish()), read, zero);
   }
 
   static byte[] map(Repository repo, Snapshot.Volume v) throws IOException {

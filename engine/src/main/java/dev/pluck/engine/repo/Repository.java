@@ -49,6 +49,8 @@ public final class Repository implements Closeable {
   private java.util.concurrent.ExecutorService workers;
   private java.util.concurrent.ExecutorService closer;
   private final List<Map.Entry<PackWriter, java.util.concurrent.Future<String>>> closing = new ArrayList<>();
+  /** The failure of a background pack write: this instance stores nothing more. */
+  private IOException broken;
   /** Packs not yet in place, by the name the index gives them meanwhile. */
   private final Map<String, PackWriter> pending = new java.util.HashMap<>();
   private int packsStarted;
@@ -236,6 +238,9 @@ public final class Repository implements Closeable {
 
   /** Waits for packs being closed, and gives their chunks their final pack name. */
   private void awaitClosing() throws IOException {
+    if (broken != null) {
+      throw new IOException("an earlier pack could not be written (" + broken.getMessage() + "): nothing more is stored", broken);
+    }
     for (var c : closing) {
       String name;
       try {
@@ -244,7 +249,9 @@ public final class Repository implements Closeable {
         Thread.currentThread().interrupt();
         throw new java.io.InterruptedIOException("interrupted while closing a pack");
       } catch (java.util.concurrent.ExecutionException e) {
-        throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        broken = e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        closing.clear();  // reported once; later calls say the repository is broken
+        throw broken;
       }
       PackWriter w = c.getKey();
       for (Pack.Entry e : w.entries()) {
@@ -384,12 +391,17 @@ public final class Repository implements Closeable {
 
   @Override
   public synchronized void close() throws IOException {
-    flush();
-    if (workers != null) {
-      workers.shutdown();
-    }
-    if (closer != null) {
-      closer.shutdown();
+    try {
+      if (broken == null) {
+        flush();
+      }
+    } finally {
+      if (workers != null) {
+        workers.shutdown();
+      }
+      if (closer != null) {
+        closer.shutdown();
+      }
     }
   }
 

@@ -29,7 +29,7 @@ class BlockMapTest {
         new VolumeRange(13L * CHUNK, disk.length - 13L * CHUNK));
     Path repoDir = Files.createDirectories(dir.resolve("repo"));
     try (Repository repo = RepositoryTest.create(repoDir, "zstd:3"); BlockDevice dev = FileBlockDevice.open(image)) {
-      Snapshot.Volume full = BlockMap.write(repo, "disk", "raw", dev, used, null);
+      Snapshot.Volume full = BlockMap.write(repo, "disk", "raw", dev, used, null, null).volume();
       byte[] expected = disk.clone();
       java.util.Arrays.fill(expected, 5 * CHUNK, 10 * CHUNK, (byte) 0);
       java.util.Arrays.fill(expected, 12 * CHUNK + 100, 13 * CHUNK, (byte) 0);
@@ -48,8 +48,8 @@ class BlockMapTest {
       AtomicLong bytesRead = new AtomicLong();
       BlockDevice counting = new dev.pluck.engine.CountingDevice(FileBlockDevice.open(image), bytesRead);
       long storedBefore = repo.written().newBytes;
-      Snapshot.Volume incremental = BlockMap.write(repo, "disk", "raw", counting,
-          List.of(new VolumeRange(3L * CHUNK + 500, 10), new VolumeRange(15L * CHUNK, CHUNK)), repo.snapshot(first).volumes().get(0));
+      Snapshot.Volume incremental = BlockMap.write(repo, "disk", "raw", counting, used,
+          List.of(new VolumeRange(3L * CHUNK + 500, 10), new VolumeRange(15L * CHUNK, CHUNK)), repo.snapshot(first).volumes().get(0)).volume();
       assertThat(bytesRead.get()).as("bytes read from the source").isEqualTo(10 + CHUNK);
       long mapBytes = 21L * ChunkId.BYTES;  // the new block map itself, one chunk
       assertThat(repo.written().newBytes - storedBefore).as("new bytes stored: two blocks and the map").isEqualTo(2L * CHUNK + mapBytes);
@@ -81,7 +81,7 @@ class BlockMapTest {
     }
     try (Repository repo = RepositoryTest.create(Files.createDirectories(dir.resolve("repo")), "lz4");
         BlockDevice dev = FileBlockDevice.open(image)) {
-      Snapshot.Volume v = BlockMap.write(repo, "disk", "raw", dev, used, null);
+      Snapshot.Volume v = BlockMap.write(repo, "disk", "raw", dev, used, null, null).volume();
       byte[] expected = disk.clone();
       java.util.Arrays.fill(expected, (int) holeAt, (int) (holeAt + holeLength), (byte) 0);
       assertThat(read(BlockMap.open(repo, v))).isEqualTo(expected);

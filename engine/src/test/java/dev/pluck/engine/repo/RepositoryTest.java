@@ -106,7 +106,7 @@ class RepositoryTest {
   }
 
   static CatalogEntry entry(String path, long size, List<String> chunks) {
-    return new CatalogEntry(path, "file", size, 0644, 0L, 0L, 1, 0, 0, 0, 0, null, null, null, null, 0, null, chunks, null);
+    return new CatalogEntry(path, "file", size, 0644, 0L, 0L, 1, 0, 0, 0, 0, null, null, null, null, 0, null, chunks, null, null);
   }
 
   static Snapshot snapshot(List<String> catalog, long entries, String vm) {

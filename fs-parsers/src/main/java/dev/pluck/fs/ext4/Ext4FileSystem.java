@@ -169,6 +169,7 @@ public final class Ext4FileSystem implements FileSystem {
    * pluck read differs there from the volume's bytes, so a change-tracking caller counts them as
    * changed.
    */
+  @Override
   public List<VolumeRange> replayedRanges() {
     if (journal == null) {
       return List.of();

@@ -1,0 +1,130 @@
+package dev.pluck.engine;
+
+import dev.pluck.engine.repo.Repository;
+import dev.pluck.fs.volume.VolumeTree;
+import dev.pluck.nbd.BlockDevice;
+import dev.pluck.nbd.Extent;
+import dev.pluck.nbd.ForwardingBlockDevice;
+import dev.pluck.nbd.NbdBlockDevice;
+import dev.pluck.nbd.protocol.NbdOptions;
+import dev.pluck.nbd.protocol.NbdUri;
+import dev.pluck.qmp.MonitorAddress;
+import dev.pluck.qmp.PullView;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A backup of a running VM: begin a view of its drives (the chain's next checkpoint), back the
+ * view up with the chain's dirty bitmap against the snapshot taken at the previous checkpoint,
+ * commit, and only then end the view as a success. Whatever fails before the commit ends the view
+ * as failed: the new bitmap is merged back, so the next backup still sees every change.
+ */
+public final class VmBackup {
+  /** The metadata context under which every drive of the view answers with its own dirty bitmap. */
+  static final String DIRTY = "pluck:dirty";
+
+  /**
+   * What happened.
+   *
+   * @param checkpoint the checkpoint the snapshot is at (the drives' new bitmaps)
+   * @param since the checkpoint the changes were read since, or null for a full read
+   */
+  public record Result(Backup.Result backup, PullView.View view, String checkpoint, String since) {}
+
+  private VmBackup() {}
+
+  /**
+   * Backs up {@code drives} of the VM behind {@code monitor}. {@code options} say what to take;
+   * their parent, bitmap and checkpoint are set here. {@code full}: read every selected byte
+   * (the bitmaps still move on).
+   */
+  public static Result run(Repository repo, MonitorAddress monitor, List<String> drives, PullView.Options viewOptions,
+      Backup.Options options, boolean full) throws IOException {
+    PullView.View view = PullView.begin(monitor, drives, viewOptions);
+    AtomicBoolean ended = new AtomicBoolean();
+    Thread hook = new Thread(() -> end(monitor, view, false, viewOptions, ended), "pluck-end-view");
+    Runtime.getRuntime().addShutdownHook(hook);
+    List<BlockDevice> opened = new ArrayList<>();
+    boolean success = false;
+    try {
+      List<VolumeTree.Disk> disks = new ArrayList<>();
+      boolean incremental = !full;
+      List<String> now = new ArrayList<>();
+      List<String> before = new ArrayList<>();
+      for (PullView.DriveView d : view.drives()) {
+        List<String> contexts = new ArrayList<>(List.of(BlockDevice.BASE_ALLOCATION));
+        if (d.context() != null) {
+          contexts.add(d.context());
+        }
+        NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse(view.uri(d)), NbdOptions.defaults().withMetaContexts(contexts));
+        opened.add(device);
+        disks.add(new VolumeTree.Disk(d.drive(), d.context() == null ? device : new Alias(device, d.context())));
+        now.add(d.newBitmap());
+        before.add(d.mergedBitmap() != null ? PullView.bitmapName(viewOptions.chain(), viewOptions.sinceCheckpoint()) : d.previousBitmap());
+        incremental &= d.context() != null;
+      }
+      String checkpoint = String.join(",", now);
+      String since = incremental ? String.join(",", before) : null;
+      Backup.Result r = Backup.run(repo, disks, options.incremental(since == null ? null : "checkpoint:" + since, since == null ? null : DIRTY,
+          checkpoint));
+      success = true;
+      return new Result(r, view, checkpoint, since);
+    } finally {
+      for (BlockDevice d : opened) {
+        try {
+          d.close();
+        } catch (IOException ignored) {
+          // the view goes next
+        }
+      }
+      try {
+        Runtime.getRuntime().removeShutdownHook(hook);
+      } catch (IllegalStateException shuttingDown) {
+        // the hook ends the view
+      }
+      IOException failure = end(monitor, view, success, viewOptions, ended);
+      if (failure != null && success) {
+        throw new IOException("the snapshot is committed, but ending the view failed (run pluck vm cleanup): " + failure.getMessage(),
+            failure);
+      }
+    }
+  }
+
+  private static IOException end(MonitorAddress monitor, PullView.View view, boolean success, PullView.Options o, AtomicBoolean ended) {
+    if (!ended.compareAndSet(false, true)) {
+      return null;
+    }
+    try {
+      PullView.end(monitor, view, success, o);
+      return null;
+    } catch (IOException e) {
+      System.err.println("pluck: ending the view failed: " + e.getMessage() + " (run pluck vm cleanup)");
+      return e;
+    }
+  }
+
+  /** A drive's export that answers {@link #DIRTY} with its own bitmap's context. */
+  private static final class Alias extends ForwardingBlockDevice {
+    private final String context;
+
+    Alias(BlockDevice inner, String context) {
+      super(inner);
+      this.context = context;
+    }
+
+    @Override
+    public Set<String> metaContexts() {
+      Set<String> out = new java.util.HashSet<>(super.metaContexts());
+      out.add(DIRTY);
+      return out;
+    }
+
+    @Override
+    public List<Extent> blockStatus(String name, long offset, long length) throws IOException {
+      return super.blockStatus(DIRTY.equals(name) ? context : name, offset, length);
+    }
+  }
+}
