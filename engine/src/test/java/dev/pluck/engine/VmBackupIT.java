@@ -50,40 +50,22 @@ import org.junit.jupiter.api.io.TempDir;
  * tree is the oracle of what the view holds.
  */
 class VmBackupIT {
-  private static final String DRIVE = "disk0";
   @TempDir Path tmp;
-  private QemuStorageDaemon qsd;
-  private String loop;
+  private LiveGuest guest;
   private Path mount;
-  private MonitorAddress monitor;
-  private final Random random = new Random(7);
 
   @BeforeEach
   void start() throws Exception {
     TestDisk disk = TestDisks.gptMixed();
-    Path image = tmp.resolve("disk.raw");
-    Tools.runOk("cp", "--sparse=always", disk.image().toString(), image.toString());
-    qsd = QemuStorageDaemon.start(image, "raw", List.of());
-    monitor = MonitorAddress.unix(qsd.qmpSocket());
-    Path fuse = qsd.exportFuse("live");
     OracleVolume root = disk.oracle().volume("p3");
-    loop = Tools.runOk("losetup", "--find", "--show", "--offset", Long.toString(root.offset()), "--sizelimit", Long.toString(root.size()),
-        fuse.toString()).stdout().trim();
-    mount = Files.createDirectories(tmp.resolve("mnt"));
-    Tools.runOk("mount", "-o", "noatime,noinit_itable", loop, mount.toString());  // no lazy inode-table zeroing behind the test's back
+    guest = LiveGuest.of(tmp, disk.image(), root.offset(), root.size(), List.of());
+    mount = guest.mount;
   }
 
   @AfterEach
   void stop() {
-    if (mount != null) {
-      quietly("fsfreeze", "-u", mount.toString());
-      quietly("umount", mount.toString());
-    }
-    if (loop != null) {
-      quietly("losetup", "-d", loop);
-    }
-    if (qsd != null) {
-      qsd.close();
+    if (guest != null) {
+      guest.close();
     }
   }
 
@@ -95,23 +77,23 @@ class VmBackupIT {
     String quiet;
     Path large;
     try (Repository repo = Repository.open(storage)) {
-      VmBackup.Result full = backup(repo, "backup", Backup.Mode.FILES);
+      VmBackup.Result full = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertThat(full.since()).as("the chain's first view has no bitmap to compare with").isNull();
       assertThat(full.backup().files().get("new")).isGreaterThan(3000);
       assertEqualsMount(repo, full);
 
       // Round 1: new files, an append, an overwrite in the middle of a large file, a delete, a rename, an identical rewrite.
-      large = writeFile(mount.resolve("large.bin"), 8 << 20);
-      VmBackup.Result r1 = backup(repo, "backup", Backup.Mode.FILES);
+      large = guest.write(mount.resolve("large.bin"), 8 << 20);
+      VmBackup.Result r1 = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertThat(r1.since()).isEqualTo(full.checkpoint());
       assertThat(r1.backup().parent()).isEqualTo(full.backup().snapshot());
       assertEqualsMount(repo, r1);
       assertThat(r1.backup().bytesRead().get("data")).as("only the new file is read").isLessThan((8 << 20) + (1 << 20));
 
       long written = 0;
-      written += overwrite(large, 3 << 20, 100_000);
-      written += append(large, 50_000);
-      written += writeFile(mount.resolve("alpha9/new.conf"), 20_000).toFile().length();
+      written += guest.overwrite(large, 3 << 20, 100_000);
+      written += guest.append(large, 50_000);
+      written += guest.write(mount.resolve("alpha9/new.conf"), 20_000).toFile().length();
       Path victim = someFile(mount.resolve("alpha9"), 1);
       Files.delete(victim);
       Path moved = someFile(mount.resolve("alpha9"), 2);
@@ -120,32 +102,32 @@ class VmBackupIT {
       byte[] sameBytes = Files.readAllBytes(same);
       Files.write(same, sameBytes);  // new blocks, identical content
       written += sameBytes.length;
-      VmBackup.Result r2 = backup(repo, "backup", Backup.Mode.FILES);
+      VmBackup.Result r2 = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertEqualsMount(repo, r2);
       assertThat(r2.backup().files().get("changed")).as("the overwritten file").isGreaterThanOrEqualTo(1);
       assertThat(r2.backup().bytesRead().get("data")).as("data read: what was written, not the 8 MiB file").isLessThan(2 * written + (1 << 20));
       assertThat(r2.backup().bytesSkipped().get("unchanged")).isGreaterThan(8L << 20);
 
       // No writes: nothing read but metadata.
-      VmBackup.Result r3 = backup(repo, "backup", Backup.Mode.FILES);
+      VmBackup.Result r3 = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertEqualsMount(repo, r3);
       assertThat(r3.backup().bytesRead().get("data")).as("no data read when nothing changed").isZero();
       assertThat(r3.backup().files().get("changed") + r3.backup().files().get("new")).isZero();
       quiet = r3.checkpoint();
 
       // A backup that fails while it runs ends its view as failed; the next one still sees those writes.
-      overwrite(large, 5 << 20, 4096);
+      guest.overwrite(large, 5 << 20, 4096);
     }
     failWrites.set(true);
     try (Repository broken = Repository.open(storage)) {
-      assertThatThrownBy(() -> backup(broken, "backup", Backup.Mode.FILES)).hasMessageContaining("injected");
+      assertThatThrownBy(() -> guest.backup(broken, "backup", Backup.Mode.FILES, "p3", List.of())).hasMessageContaining("injected");
     } catch (IOException closing) {
       assertThat(closing).hasMessageContaining("injected");  // what could not be written is reported again on close
     }
     failWrites.set(false);
     try (Repository repo = Repository.open(storage)) {
-      writeFile(mount.resolve("after-failure.bin"), 30_000);
-      VmBackup.Result r4 = backup(repo, "backup", Backup.Mode.FILES);
+      guest.write(mount.resolve("after-failure.bin"), 30_000);
+      VmBackup.Result r4 = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertThat(r4.since()).as("the failed view's checkpoint was undone").isEqualTo(quiet);
       assertEqualsMount(repo, r4);
     }
@@ -154,103 +136,30 @@ class VmBackupIT {
   @Test
   void volumeImagesOfTwoChainsReadOnlyWhatChanged() throws Exception {
     try (Repository repo = Repository.init(new LocalStorage(tmp.resolve("repo")), Config.defaults("zstd:3"))) {
-      VmBackup.Result full = backup(repo, "images", Backup.Mode.VOLUMES);
+      VmBackup.Result full = guest.backup(repo, "images", Backup.Mode.VOLUMES, "p3", List.of());
       assertImageEqualsMount(repo, full);
-      VmBackup.Result files = backup(repo, "backup", Backup.Mode.FILES);  // a second chain on the same drive
-      long written = writeFile(mount.resolve("var-log.bin"), 3 << 20).toFile().length();
+      VmBackup.Result files = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());  // a second chain on the same drive
+      long written = guest.write(mount.resolve("var-log.bin"), 3 << 20).toFile().length();
       Tools.runOk("sync");
-      long dirty = dirtyBytes("images");
+      long dirty = guest.dirtyBytes("images");
       assertThat(dirty).as("the chain's bitmap: about what was written").isBetween(written, 2 * written);
-      VmBackup.Result r1 = backup(repo, "images", Backup.Mode.VOLUMES);
+      VmBackup.Result r1 = guest.backup(repo, "images", Backup.Mode.VOLUMES, "p3", List.of());
       assertThat(r1.since()).isEqualTo(full.checkpoint());
       assertImageEqualsMount(repo, r1);
       assertThat(r1.backup().bytesRead().get("data")).as("image blocks read: the dirty ones").isBetween(written, dirty);
-      VmBackup.Result f1 = backup(repo, "backup", Backup.Mode.FILES);
+      VmBackup.Result f1 = guest.backup(repo, "backup", Backup.Mode.FILES, "p3", List.of());
       assertThat(f1.since()).as("the other chain's checkpoint").isEqualTo(files.checkpoint());
       assertEqualsMount(repo, f1);
     }
   }
 
-  /** Bytes the chain's recording bitmap holds as dirty now. */
-  private long dirtyBytes(String chain) throws IOException {
-    try (dev.pluck.qmp.QmpClient client = dev.pluck.qmp.QmpClient.connect(monitor, java.time.Duration.ofSeconds(10))) {
-      return new dev.pluck.qmp.QemuBlock(client).resolve(DRIVE).bitmaps().stream()
-          .filter(b -> b.recording() && b.name().startsWith("pluck-" + chain + "-")).mapToLong(dev.pluck.qmp.BlockNode.Bitmap::dirtyBytes)
-          .sum();
-    }
-  }
-
-  private static void quietly(String... command) {
-    Tools.run(java.time.Duration.ofSeconds(30), List.of(command));
-  }
-
-  // ---- the guest's side
-
-  private VmBackup.Result backup(Repository repo, String chain, Backup.Mode mode) throws IOException {
-    Tools.runOk("sync");
-    Tools.runOk("fsfreeze", "-f", mount.toString());
-    try {
-      Backup.Options options = new Backup.Options(mode, List.of("p3"), List.of(), List.of(), false, List.of(), false, List.of(), null,
-          new Snapshot.Source("vm", List.of(DRIVE), List.of()), chain, "test", null, null);
-      PullView.Options view = PullView.Options.defaults(chain, tmp.resolve("scratch-" + chain)).withLockDir(tmp.resolve("locks"));
-      return VmBackup.run(repo, monitor, List.of(DRIVE), view, options, false);
-    } finally {
-      Tools.runOk("fsfreeze", "-u", mount.toString());
-    }
-  }
-
-  private Path writeFile(Path p, int size) throws IOException {
-    byte[] b = new byte[size];
-    random.nextBytes(b);
-    Files.write(p, b);
-    return p;
-  }
-
-  private long overwrite(Path p, long at, int length) throws IOException {
-    byte[] b = new byte[length];
-    random.nextBytes(b);
-    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(b), at);
-    }
-    return length;
-  }
-
-  private long append(Path p, int length) throws IOException {
-    byte[] b = new byte[length];
-    random.nextBytes(b);
-    Files.write(p, b, StandardOpenOption.APPEND);
-    return length;
-  }
+  // ---- comparisons
 
   /** The n-th regular file (by name) found under {@code dir}. */
   private static Path someFile(Path dir, int n) throws IOException {
     try (Stream<Path> s = Files.walk(dir)) {
       return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).sorted().skip(n).findFirst().orElseThrow();
     }
-  }
-
-  // ---- comparisons
-
-  /** The mounted tree: path to type, size and content hash (or link target). */
-  private Map<String, String> mounted(Path root) throws IOException {
-    Map<String, String> out = new TreeMap<>();
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path p : (Iterable<Path>) s::iterator) {
-        String path = "/" + root.relativize(p).toString();
-        if (Files.isSymbolicLink(p)) {
-          out.put(path, "symlink " + Files.readSymbolicLink(p));
-        } else if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-          out.put(path, "dir");
-        } else if (Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
-          try (InputStream in = Files.newInputStream(p)) {
-            out.put(path, "file " + Files.size(p) + " " + sha256(in));
-          }
-        } else {
-          out.put(path, "other");
-        }
-      }
-    }
-    return out;
   }
 
   private void assertEqualsMount(Repository repo, VmBackup.Result r) throws IOException {
@@ -260,7 +169,7 @@ class VmBackupIT {
     Snapshot.Volume v = s.volumes().stream().filter(x -> x.id().equals("p3")).findFirst().orElseThrow();
     Map<String, String> stored = new TreeMap<>();
     Catalog.read(repo, v.catalog(), e -> stored.put(e.path(), describe(repo, e)));
-    assertThat(stored).isEqualTo(mounted(mount));
+    assertThat(stored).isEqualTo(LiveGuest.tree(mount));
   }
 
   private static String describe(Repository repo, CatalogEntry e) {
@@ -269,7 +178,7 @@ class VmBackupIT {
       case "dir" -> "dir";
       case "file" -> {
         try (InputStream in = Channels.newInputStream(Content.open(repo, e.chunks(), e.size()))) {
-          yield "file " + e.size() + " " + sha256(in);
+          yield "file " + e.size() + " " + LiveGuest.sha256(in);
         } catch (IOException x) {
           yield "unreadable " + x;
         }
@@ -294,22 +203,9 @@ class VmBackupIT {
     Path restored = Files.createDirectories(tmp.resolve("mnt-" + s.id().substring(0, 8)));
     Tools.runOk("mount", "-o", "ro,loop,noload", image.toString(), restored.toString());
     try {
-      assertThat(mounted(restored)).isEqualTo(mounted(mount));
+      assertThat(LiveGuest.tree(restored)).isEqualTo(LiveGuest.tree(mount));
     } finally {
-      quietly("umount", restored.toString());
-    }
-  }
-
-  private static String sha256(InputStream in) throws IOException {
-    try {
-      MessageDigest md = MessageDigest.getInstance("SHA-256");
-      byte[] buf = new byte[1 << 16];
-      for (int n; (n = in.read(buf)) > 0; ) {
-        md.update(buf, 0, n);
-      }
-      return HexFormat.of().formatHex(md.digest());
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
+      LiveGuest.quietly("umount", restored.toString());
     }
   }
 
