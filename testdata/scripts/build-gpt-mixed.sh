@@ -26,11 +26,14 @@ else
   EXT_OPTS=()
 fi
 truncate -s "${DISK_MIB}M" "$DISK"
+# Fixed ids the root's /etc/fstab names, as an installer would write them.
+ESP_PARTUUID=6b4e1c3a-52d1-4a8e-9c2f-1d0e5f7a8b90
+SWAP_UUID=dc759184-bb28-4f7f-8485-389eb148d67a
 
 loop_attach DISKDEV "$DISK" "$SECTOR"
 sgdisk -a $((MiB / SECTOR)) \
   -n 1:0:+1M   -t 1:EF02 -c 1:bios \
-  -n 2:0:+${ESP_MIB}M -t 2:EF00 -c 2:"EFI system" \
+  -n 2:0:+${ESP_MIB}M -t 2:EF00 -c 2:"EFI system" -u 2:$ESP_PARTUUID \
   -n 3:0:+160M -t 3:8300 -c 3:root \
   -n 4:0:+16M  -t 4:8200 -c 4:swap \
   -n 5:0:+200M -t 5:8E00 -c 5:lvm \
@@ -61,6 +64,20 @@ walk "$WORK/esp" p2 "$OUT"
 
 # p3: ext4 root from a seeded tree.
 gen_tree 1 3000 "$WORK/root" --max-bytes $((56 * MiB)) > "$WORK/root.counts"
+# A Linux root: /etc/fstab in the forms distros write (LABEL=, PARTUUID=, UUID=,
+# /dev/mapper/VG-LV, /dev/VG/LV), and the empty directories it mounts on.
+mkdir -p "$WORK/root/etc" "$WORK/root/home" "$WORK/root/srv/data" "$WORK/root/boot/efi"
+cat > "$WORK/root/etc/fstab" <<FSTAB
+# /etc/fstab: static file system information.
+# <file system>          <mount point>  <type>   <options>           <dump> <pass>
+LABEL=root               /              ext4     errors=remount-ro   0      1
+PARTUUID=$ESP_PARTUUID   /boot/efi      vfat     umask=0077          0      1
+/dev/mapper/vg0-home     /home          ext4     defaults,nodev      0      2
+/dev/vg0/data            /srv/data      ntfs-3g  defaults            0      0
+UUID=$SWAP_UUID          none           swap     sw                  0      0
+/dev/mapper/vg0-swap     none           swap     sw                  0      0
+FSTAB
+printf 'web1\n' > "$WORK/root/etc/hostname"
 part 3 ROOT
 mkfs.ext4 -q -F -L root "${EXT_OPTS[@]}" -d "$WORK/root" "$ROOT"
 facts_put "$OUT" tree-p3 "$(cat "$WORK/root.counts")"
@@ -70,7 +87,7 @@ unmount "$WORK/m3"
 
 # p4: swap partition.
 part 4 SWAP
-mkswap -L swap0 "$SWAP" >/dev/null
+mkswap -L swap0 -U "$SWAP_UUID" "$SWAP" >/dev/null
 
 # p5: LVM. LVM writes its label and metadata through the loop device; LV
 # contents are written afterwards at the offsets LVM reports.

@@ -29,18 +29,41 @@ final class ProbeCommand implements Callable<Integer> {
   @Option(names = "--json", description = "One JSON object.")
   boolean json;
 
+  @Option(names = "--mounts", description = {"The guest's mount tree instead: which volume its /etc/fstab mounts where, "
+      + "and its swap (what guest paths such as /home/alice mean to backup)."})
+  boolean mounts;
+
   @Override
   public Integer call() throws IOException {
     try (Sources sources = new Sources(this.sources)) {
       VolumeTree tree = sources.tree;
       PrintWriter out = spec.commandLine().getOut();
-      if (json) {
+      if (mounts) {
+        printMounts(out, tree);
+      } else if (json) {
         Output.json(out, toJson(tree));
       } else {
         print(out, tree);
       }
       tree.warnings().forEach(w -> spec.commandLine().getErr().println("pluck: warning: " + w));
       return 0;
+    }
+  }
+
+  private void printMounts(PrintWriter out, VolumeTree tree) throws IOException {
+    java.util.Optional<dev.pluck.engine.GuestMounts> found = dev.pluck.engine.GuestMounts.find(tree);
+    if (found.isEmpty()) {
+      throw new IOException("no Linux root filesystem with an /etc/fstab among the volumes ("
+          + String.join(", ", tree.volumes().stream().map(v -> v.id() + " " + v.fs()).toList()) + ")");
+    }
+    dev.pluck.engine.GuestMounts g = found.get();
+    if (json) {
+      Output.json(out, Map.of("root", g.root(), "mounts", g.mounts()));
+      return;
+    }
+    out.printf("%-12s %-10s %-9s %-30s %s%n", "MOUNTPOINT", "VOLUME", "TYPE", "FSTAB DEVICE", "NOTE");
+    for (dev.pluck.engine.GuestMounts.Mount m : g.mounts()) {
+      out.printf("%-12s %-10s %-9s %-30s %s%n", m.mountpoint(), m.volume() == null ? "-" : m.volume(), m.type(), m.spec(), m.note());
     }
   }
 

@@ -40,6 +40,23 @@ class ProbeCommandIT {
   }
 
   @Test
+  void mountsPrintsTheGuestsFstabResolvedToVolumes() throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    CliRun r = CliRun.of("probe", "--mounts", "--json", disk.image().toString());
+    assertThat(r.exit()).as(r.err()).isZero();
+    JsonNode root = new ObjectMapper().readTree(r.out());
+    assertThat(root.get("root").asText()).isEqualTo("p3");
+    java.util.Map<String, String> at = new java.util.TreeMap<>();
+    root.get("mounts").forEach(m -> at.put(m.get("mountpoint").asText() + (m.get("swap").asBoolean() ? ":" + m.get("volume").asText() : ""),
+        m.get("volume").asText()));
+    assertThat(at).containsEntry("/", "p3").containsEntry("/home", "vg0/home").containsEntry("/srv/data", "vg0/data")
+        .containsEntry("/boot/efi", "p2").containsKeys("swap:p4", "swap:vg0/swap");
+    CliRun none = CliRun.of("probe", "--mounts", TestDisks.mbrLogical().image().toString());
+    assertThat(none.exit()).isEqualTo(1);
+    assertThat(none.err()).startsWith("pluck: no Linux root filesystem with an /etc/fstab");
+  }
+
+  @Test
   void namedDisksPrefixTheirVolumes() {
     TestDisk disk = TestDisks.lvmMulti();
     CliRun r = CliRun.of("probe", "vda=" + disk.disks().get(0), "vdb=" + disk.disks().get(1));

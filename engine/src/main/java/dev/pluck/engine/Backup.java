@@ -86,6 +86,10 @@ public final class Backup {
   private final Map<String, Long> skipped = new LinkedHashMap<>();
   private final List<Failure> failed = new ArrayList<>();
   private final List<String> leftOut = new ArrayList<>();
+  /** The guest's mount tree when globs match guest paths (FILES mode without --volume, a Linux root found). */
+  private GuestMounts guest;
+  /** Where the volume being backed up is mounted in the guest, when {@link #guest} is known. */
+  private String mountpoint;
   private long filesNew;
   private long filesChanged;
   private long filesUnchanged;
@@ -137,9 +141,13 @@ public final class Backup {
     }
     long addedBefore = repo.written().newBytes;
     List<Snapshot.Volume> volumes = new ArrayList<>();
+    if (options.mode() == Mode.FILES && options.volumes().isEmpty()) {
+      guest = GuestMounts.find(tree).orElse(null);
+    }
     for (Volume v : selected()) {
       Snapshot.Volume parentVolume = parent == null ? null
           : parent.volumes().stream().filter(p -> p.id().equals(v.id())).findFirst().orElse(null);
+      mountpoint = guest == null ? null : guest.mountpoint(v.id()).orElseThrow();
       volumes.add(options.mode() == Mode.FILES ? files(v, parentVolume) : image(v, parentVolume));
     }
     Map<String, Object> selection = new LinkedHashMap<>();
@@ -150,6 +158,14 @@ public final class Backup {
     selection.put("excludeCaches", options.excludeCaches());
     selection.put("excludeIfPresent", options.excludeIfPresent());
     selection.put("includeSwap", options.includeSwap());
+    if (guest != null) {
+      Map<String, String> mounts = new LinkedHashMap<>();
+      for (Volume v : tree.volumes()) {
+        guest.mountpoint(v.id()).ifPresent(m -> mounts.put(v.id(), m));
+      }
+      selection.put("guestRoot", guest.root());
+      selection.put("mounts", mounts);  // globs matched guest paths: volume paths under these mountpoints
+    }
     boolean complete = failed.isEmpty();
     Snapshot snapshot = new Snapshot(null, dev.pluck.engine.repo.Config.FORMAT, Instant.now().toString(), options.hostname(),
         options.source(), options.tags(), complete, failed.stream().map(f -> f.path() + ": " + f.reason()).toList(),
@@ -199,6 +215,9 @@ public final class Backup {
 
   private List<Volume> selected() throws IOException {
     List<Volume> out = new ArrayList<>();
+    if (guest != null) {
+      return mountedVolumes();
+    }
     if (options.volumes().isEmpty()) {
       for (Volume v : tree.volumes()) {
         if (v.device() == null || v.fs().equals("lvm2-pv")) {
@@ -220,6 +239,38 @@ public final class Backup {
       }
       if (options.mode() == Mode.FILES && !readable(v.fs())) {
         throw new IOException("volume " + v.id() + " holds " + v.fs() + ", whose files pluck cannot read yet; back it up with --mode volumes");
+      }
+      out.add(v);
+    }
+    return out;
+  }
+
+  /**
+   * The volumes the guest's fstab mounts where an include could match (all of them without
+   * includes); every other volume is left out, and said why.
+   */
+  private List<Volume> mountedVolumes() {
+    List<Glob> include = options.include().stream().map(Glob::new).toList();
+    List<Volume> out = new ArrayList<>();
+    for (Volume v : tree.volumes()) {
+      if (v.device() == null || v.fs().equals("lvm2-pv")) {
+        continue;
+      }
+      java.util.Optional<String> at = guest.mountpoint(v.id());
+      if (at.isEmpty()) {
+        boolean swap = guest.mounts().stream().anyMatch(m -> m.swap() && v.id().equals(m.volume()));
+        if (!swap) {
+          leftOut.add(v.id() + " (" + v.fs() + ": not mounted in the guest's /etc/fstab; --volume " + v.id() + " takes it)");
+        }
+        continue;
+      }
+      String m = at.get();
+      if (!include.isEmpty() && !Glob.any(include, m) && include.stream().noneMatch(g -> g.couldMatchBelow(m))) {
+        continue;  // nothing wanted there
+      }
+      if (!readable(v.fs())) {
+        leftOut.add(v.id() + " (" + v.fs() + " at " + m + ": no files pluck can read; --mode volumes takes it as an image)");
+        continue;
       }
       out.add(v);
     }
@@ -257,23 +308,32 @@ public final class Backup {
       List<VolumeRange> dirty = dirty(v, parentVolume, fs.replayedRanges());
       Entry root = fs.root();
       catalog.add(entry(root, null, null, null));
+      java.util.Set<String> nested = new java.util.HashSet<>();
+      if (guest != null) {
+        guest.mounted().stream().map(GuestMounts.Mount::mountpoint).filter(m -> !m.equals(mountpoint)
+            && (mountpoint.equals("/") || m.startsWith(mountpoint + "/"))).forEach(nested::add);
+      }
       TreeWalk.walk(fs, root, e -> {
-        String path = e.path();
+        String path = guestPath(e.path());
         if (Glob.any(exclude, path)) {
           skip("excluded", e.isDirectory() ? 0 : e.size());
           return false;
         }
         if (e.isDirectory()) {
           boolean wanted = include.isEmpty() || Glob.any(include, path) || include.stream().anyMatch(g -> g.couldMatchBelow(path));
+          if (wanted && nested.contains(path)) {
+            catalog.add(entry(e, null, null, null));
+            return false;  // another volume is mounted over it in the guest, and backed up on its own
+          }
           if (wanted) {
             catalog.add(entry(e, null, null, null));
-            Entry tag = options.excludeCaches() ? cacheTag(fs, path) : null;
+            Entry tag = options.excludeCaches() ? cacheTag(fs, e.path()) : null;
             if (tag != null) {
               catalog.add(file(fs, tag, previous.get(tag.path()), previousByInode, dirty));  // the tag stays, the cache goes
               return false;
             }
             for (String name : options.excludeIfPresent()) {
-              if (fs.lookup(path + "/" + name).isPresent()) {
+              if (fs.lookup(e.path() + "/" + name).isPresent()) {
                 return false;
               }
             }
@@ -284,7 +344,7 @@ public final class Backup {
           skip("excluded", e.size());
           return false;
         }
-        CatalogEntry c = file(fs, e, previous.get(path), previousByInode, dirty);
+        CatalogEntry c = file(fs, e, previous.get(e.path()), previousByInode, dirty);
         if (c != null) {
           catalog.add(c);
           bytes[0] += e.size();
@@ -293,6 +353,11 @@ public final class Backup {
       });
     }
     return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
+  }
+
+  /** A path of the volume being backed up as the guest sees it (itself when the guest's mounts are unknown). */
+  private String guestPath(String volumePath) {
+    return mountpoint == null ? volumePath : GuestMounts.guestPath(mountpoint, volumePath);
   }
 
   /** The directory's CACHEDIR.TAG when it is one by the specification (its first bytes are the signature), else null. */
@@ -414,7 +479,11 @@ public final class Backup {
     if (e.has(Entry.Attribute.SWAP)) {
       return true;
     }
-    boolean usualName = SWAP_FILE_NAMES.contains(e.path()) || e.path().startsWith("/swap/");
+    String path = guestPath(e.path());
+    if (guest != null && guest.swapFiles().contains(path)) {
+      return true;  // the guest's fstab says so: not a byte of it is read
+    }
+    boolean usualName = SWAP_FILE_NAMES.contains(path) || path.startsWith("/swap/");
     if (!usualName || e.size() < PAGE) {
       return false;
     }

@@ -80,7 +80,9 @@ class GptMixedIT {
   @ValueSource(strings = {"gpt-mixed", "gpt-mixed-4k"})
   void filesystemsHoldTheGeneratedTrees(String name) {
     Oracle oracle = TestDisks.get(name).oracle();
-    OracleAsserts.assertTreeMatchesGenerator(oracle, "p3", "/", "tree-p3");
+    // besides the generated tree, the root holds /etc/fstab and the directories it mounts on
+    OracleAsserts.assertTreeMatchesGenerator(oracle, "p3", "/", "tree-p3", "/etc", "/home", "/srv", "/boot");
+    assertThat(oracle.file("p3", "/etc/fstab").size()).isGreaterThan(100);
     OracleAsserts.assertTreeMatchesGenerator(oracle, "vg0/home", "/", "tree-vg0/home");
     OracleAsserts.assertTreeMatchesGenerator(oracle, "vg0/data", "/", "tree-vg0/data");
     assertThat(oracle.files("p3").size()).isGreaterThan(3000);
