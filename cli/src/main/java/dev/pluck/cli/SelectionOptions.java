@@ -16,7 +16,8 @@ import picocli.CommandLine.ParameterException;
 
 /** What to back up, as {@code backup} and {@code vm backup} take it; and how both print their result. */
 final class SelectionOptions {
-  @Option(names = "--mode", defaultValue = "files", paramLabel = "MODE", description = "files (default) or volumes (block images of the volumes).")
+  @Option(names = "--mode", defaultValue = "files", paramLabel = "MODE",
+      description = "files (default), volumes (block images of the volumes) or disk (every volume's image and the bytes between them: the whole disks).")
   String mode;
 
   @Option(names = "--volume", paramLabel = "ID", description = "A volume to back up (repeatable; p1, VG/LV, label=, uuid=); default: all.")
@@ -48,8 +49,12 @@ final class SelectionOptions {
     Backup.Mode m = switch (mode.toLowerCase(Locale.ROOT)) {
       case "files" -> Backup.Mode.FILES;
       case "volumes" -> Backup.Mode.VOLUMES;
-      default -> throw new ParameterException(spec.commandLine(), "--mode is files or volumes, not " + mode);
+      case "disk" -> Backup.Mode.DISK;
+      default -> throw new ParameterException(spec.commandLine(), "--mode is files, volumes or disk, not " + mode);
     };
+    if (m == Backup.Mode.DISK && !volumes.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--mode disk takes every volume: no --volume");
+    }
     return new Backup.Options(m, volumes, include, exclude, excludeCaches, excludeIfPresent, includeSwap, tags, parent, source, chain,
         InetAddress.getLocalHost().getHostName(), null, null);
   }

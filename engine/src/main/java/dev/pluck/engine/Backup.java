@@ -38,7 +38,18 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Backup {
   /** How to take the files or images. */
-  public enum Mode { FILES, VOLUMES }
+  public enum Mode {
+    /** The files of chosen volumes. */
+    FILES,
+    /** Chosen volumes as block images of their allocated blocks. */
+    VOLUMES,
+    /**
+     * Everything needed to rebuild the disks: every volume's image, and per disk the bytes no
+     * volume holds (partition tables, boot code, gaps, extended-partition chains, LVM labels and
+     * metadata) as its own image.
+     */
+    DISK
+  }
 
   /**
    * What to back up.
@@ -150,6 +161,14 @@ public final class Backup {
       mountpoint = guest == null ? null : guest.mountpoint(v.id()).orElseThrow();
       volumes.add(options.mode() == Mode.FILES ? files(v, parentVolume) : image(v, parentVolume));
     }
+    if (options.mode() == Mode.DISK) {
+      for (int i = 0; i < disks.size(); i++) {
+        String id = layoutId(i);
+        Snapshot.Volume parentVolume = parent == null ? null
+            : parent.volumes().stream().filter(p -> p.id().equals(id)).findFirst().orElse(null);
+        volumes.add(layout(i, parentVolume));
+      }
+    }
     Map<String, Object> selection = new LinkedHashMap<>();
     selection.put("mode", options.mode().name().toLowerCase(Locale.ROOT));
     selection.put("volumes", options.volumes());
@@ -217,6 +236,12 @@ public final class Backup {
     List<Volume> out = new ArrayList<>();
     if (guest != null) {
       return mountedVolumes();
+    }
+    if (options.mode() == Mode.DISK) {
+      if (!options.volumes().isEmpty()) {
+        throw new IOException("--mode disk takes every volume; --volume chooses volumes for --mode files or volumes");
+      }
+      return imaged();
     }
     if (options.volumes().isEmpty()) {
       for (Volume v : tree.volumes()) {
@@ -557,13 +582,67 @@ public final class Backup {
 
   // ---- images
 
-  private Snapshot.Volume image(Volume v, Snapshot.Volume parentVolume) throws IOException {
-    if (v.fs().equals("swap") && !options.includeSwap()) {
-      skip("swap", v.size());  // only its signature was read, by the probe
-      return new Snapshot.Volume(v.id(), "swap", "swap", null, 0, 0, v.size(), 0, null);
+  /** The volumes a disk-mode backup images: every readable volume that is no container of others. */
+  private List<Volume> imaged() {
+    return tree.volumes().stream().filter(v -> v.device() != null && !v.fs().equals("lvm2-pv")
+        && !(v.partition() != null && v.partition().extended())).toList();
+  }
+
+  private String layoutId(int disk) {
+    return "layout:" + tree.disks().get(disk).name();
+  }
+
+  /**
+   * Disk {@code index}'s bytes that no imaged volume holds: the partition table (and GPT's backup
+   * at the end), boot code, gaps between partitions, extended-partition boot records, LVM's label,
+   * metadata areas and unallocated extents; blocks of zeros are holes.
+   */
+  private Snapshot.Volume layout(int index, Snapshot.Volume parentVolume) throws IOException {
+    BlockDevice disk = disks.get(index);
+    List<VolumeRange> held = new ArrayList<>();
+    for (Volume v : imaged()) {
+      if (v.segments().isEmpty()) {
+        if (v.disk() == index && v.offset() >= 0) {
+          held.add(new VolumeRange(v.offset(), v.size()));
+        }
+      } else {
+        for (Volume.Segment seg : v.segments()) {
+          if (seg.disk() == index) {
+            held.add(new VolumeRange(seg.offset(), seg.length()));
+          }
+        }
+      }
     }
+    held.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
+    List<VolumeRange> rest = minus(List.of(new VolumeRange(0, disk.size())), VolumeRange.coalesce(held));
+    if (parentVolume != null && (parentVolume.blockMap() == null || parentVolume.size() != disk.size()
+        || parentVolume.blockSize() != repo.config().chunkSize())) {
+      parentVolume = null;
+    }
+    List<VolumeRange> dirty = null;
+    if (options.dirtyContext() != null && parentVolume != null) {
+      dirty = new ArrayList<>();
+      for (dev.pluck.nbd.Extent e : disk.blockStatus(options.dirtyContext(), 0, disk.size())) {
+        if ((e.flags() & dev.pluck.nbd.Extent.DIRTY) != 0) {
+          dirty.add(new VolumeRange(e.offset(), e.length()));
+        }
+      }
+      dirty = VolumeRange.coalesce(dirty);
+    }
+    long wanted = rest.stream().mapToLong(VolumeRange::length).sum();
+    BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
+    skip("zero", out.zero());
+    skip("unchanged", wanted - out.read());
+    return out.volume();
+  }
+
+  private Snapshot.Volume image(Volume v, Snapshot.Volume parentVolume) throws IOException {
     List<VolumeRange> ranges;
-    if (readable(v.fs())) {
+    if (v.fs().equals("swap") && !options.includeSwap()) {
+      // The header page only (size, UUID, label: what mkswap wrote), so a restore gets a valid, empty swap.
+      ranges = List.of(new VolumeRange(0, Math.min(PAGE, v.size())));
+      skip("swap", v.size() - ranges.get(0).length());
+    } else if (readable(v.fs())) {
       try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
         ranges = fs.allocatedRanges();
         if (!options.includeSwap()) {
@@ -574,7 +653,9 @@ public final class Backup {
       ranges = List.of(new VolumeRange(0, v.size()));  // unknown: everything, zeros found as it is read
     }
     long used = ranges.stream().mapToLong(VolumeRange::length).sum();
-    skip("free", v.size() - used);
+    if (!v.fs().equals("swap") || options.includeSwap()) {
+      skip("free", v.size() - used);
+    }
     if (parentVolume != null && (parentVolume.blockMap() == null || parentVolume.size() != v.size()
         || parentVolume.blockSize() != repo.config().chunkSize())) {
       parentVolume = null;

@@ -31,11 +31,17 @@ public final class SegmentedBlockDevice implements BlockDevice {
   private final boolean readOnly;
   private final String name;
 
+  /** A read-only device over {@code layout}. */
   public SegmentedBlockDevice(String name, Layout layout) {
+    this(name, layout, true);
+  }
+
+  /** A device over {@code layout}, writable when {@code readOnly} is false and the pieces' devices are. */
+  public SegmentedBlockDevice(String name, Layout layout, boolean readOnly) {
     this.name = name;
     this.layout = layout;
     this.blockSizes = BlockSizes.DEFAULT;
-    this.readOnly = true;
+    this.readOnly = readOnly;
   }
 
   /** A device made of pieces laid end to end. */
@@ -51,6 +57,7 @@ public final class SegmentedBlockDevice implements BlockDevice {
       }
       starts[i + 1] = Math.addExact(starts[i], p.length());
     }
+    boolean readOnly = copy.stream().anyMatch(p -> p.device().isReadOnly());
     return new SegmentedBlockDevice(name, new Layout() {
       @Override
       public long size() {
@@ -73,7 +80,7 @@ public final class SegmentedBlockDevice implements BlockDevice {
         long into = logical - starts[lo];
         return new Piece(p.device(), p.offset() + into, p.length() - into);
       }
-    });
+    }, readOnly);
   }
 
   @Override
@@ -106,6 +113,28 @@ public final class SegmentedBlockDevice implements BlockDevice {
       ByteBuffer part = dst.slice(dst.position(), n);
       parts.add(p.device().readAsync(p.offset(), part));
       dst.position(dst.position() + n);
+      pos += n;
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+  }
+
+  @Override
+  public CompletableFuture<Void> writeAsync(long offset, ByteBuffer src) {
+    if (readOnly) {
+      return CompletableFuture.failedFuture(new BlockDeviceException("device is read-only", offset, src.remaining(), null));
+    }
+    try {
+      BlockDevice.checkRequest(size(), offset, src.remaining());
+    } catch (BlockDeviceException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    List<CompletableFuture<Void>> parts = new ArrayList<>();
+    long pos = offset;
+    while (src.hasRemaining()) {
+      Piece p = layout.pieceAt(pos);
+      int n = (int) Math.min(src.remaining(), p.length());
+      parts.add(p.device().writeAsync(p.offset(), src.slice(src.position(), n)));
+      src.position(src.position() + n);
       pos += n;
     }
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));

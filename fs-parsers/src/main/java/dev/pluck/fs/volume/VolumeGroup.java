@@ -43,6 +43,7 @@ final class VolumeGroup {
       size = Math.max(size, Math.multiplyExact(s.startExtent() + s.extentCount(), extentBytes));
     }
     long total = size;
+    boolean readOnly = pvs.values().stream().anyMatch(pv -> pv.volume() == null || pv.volume().device().isReadOnly());
     return new SegmentedBlockDevice(name + "/" + lvName, new SegmentedBlockDevice.Layout() {
       @Override
       public long size() {
@@ -74,6 +75,6 @@ final class VolumeGroup {
         }
         throw new IllegalArgumentException("offset " + logical + " is in no segment of " + name + "/" + lvName);
       }
-    });
+    }, readOnly);
   }
 }
