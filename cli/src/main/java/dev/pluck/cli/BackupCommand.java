@@ -66,8 +66,9 @@ final class BackupCommand implements Callable<Integer> {
       String machine = vm != null ? vm : NbdUri.isNbdUri(sources.get(0)) ? sources.get(0) : Path.of(sources.get(0)).getFileName().toString();
       Backup.Options options = selection.options(spec, parent.equals("none") ? null : parent, new Snapshot.Source(machine, names, sources))
           .incremental(parent.equals("none") ? null : parent, context, null);
-      try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec)) {
-        r = Backup.run(repository, opened.disks, options);
+      try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec);
+          Progress progress = new Progress("backup", -1)) {
+        r = Backup.run(repository, opened.disks, options, selection.reading(spec, progress));
       }
     }
     SelectionOptions.print(spec.commandLine().getOut(), repo.json, r, Map.of());

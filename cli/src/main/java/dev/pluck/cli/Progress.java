@@ -18,7 +18,7 @@ final class Progress implements AutoCloseable {
     this.enabled = System.console() != null && !"dumb".equals(System.getenv("TERM"));
   }
 
-  void update(long done) {
+  synchronized void update(long done) {
     if (!enabled) {
       return;
     }
@@ -33,6 +33,21 @@ final class Progress implements AutoCloseable {
     double seconds = Math.max(1e-9, (now - start) / 1e9);
     err.printf("\r%s [%s%s] %5.1f%% %8.1f MiB/s", label, "#".repeat(filled), " ".repeat(width - filled),
         fraction * 100, done / seconds / (1 << 20));
+    err.flush();
+  }
+
+  /** A line without a total: what was done so far and the rate ({@code text} says the rest). */
+  synchronized void status(long done, String text) {
+    if (!enabled) {
+      return;
+    }
+    long now = System.nanoTime();
+    if (now - lastDraw < 100_000_000L) {
+      return;
+    }
+    lastDraw = now;
+    double seconds = Math.max(1e-9, (now - start) / 1e9);
+    err.printf("\r%s %s read, %.1f MiB/s, %s\033[K", label, RepoCommands.human(done), done / seconds / (1 << 20), text);
     err.flush();
   }
 

@@ -44,6 +44,26 @@ final class SelectionOptions {
   @Option(names = "--chain", defaultValue = "backup", paramLabel = "NAME", description = "The checkpoint chain, part of the snapshot group (default ${DEFAULT-VALUE}).")
   String chain;
 
+  @Option(names = "--limit-read", paramLabel = "RATE", description = "Read the sources at most this fast, in bytes per second "
+      + "(suffixes K, M, G: 50M), to spare the storage the VM runs on.")
+  String limitRead;
+
+  /** How to read: the rate limit, and a progress line on a terminal (stderr). */
+  Backup.Reading reading(CommandSpec spec, Progress progress) {
+    long limit = 0;
+    if (limitRead != null) {
+      try {
+        limit = VmCommand.Export.parseBytes(limitRead);
+      } catch (NumberFormatException | ArithmeticException e) {
+        throw new ParameterException(spec.commandLine(), "--limit-read takes bytes per second, such as 50M: " + limitRead);
+      }
+      if (limit <= 0) {
+        throw new ParameterException(spec.commandLine(), "--limit-read must be positive: " + limitRead);
+      }
+    }
+    return new Backup.Reading(limit, (bytes, files, done) -> progress.status(bytes, files + " files"));
+  }
+
   /** The engine's options for this selection; {@code parent} as {@link Backup.Options#parent()}. */
   Backup.Options options(CommandSpec spec, String parent, Snapshot.Source source) throws IOException {
     Backup.Mode m = switch (mode.toLowerCase(Locale.ROOT)) {

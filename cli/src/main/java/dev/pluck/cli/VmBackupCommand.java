@@ -80,11 +80,16 @@ final class VmBackupCommand implements Callable<Integer> {
     }
     String machine = vm != null ? vm : monitor.qmp;
     VmBackup.Result r;
-    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec)) {
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec);
+        Progress progress = new Progress("vm backup", -1)) {
       r = VmBackup.run(repository, address, drives, view, selection.options(spec, null, new Snapshot.Source(machine, drives, List.of())),
-          full);
+          full, selection.reading(spec, progress));
     } finally {
-      java.nio.file.Files.deleteIfExists(view.scratchDir());
+      try {
+        java.nio.file.Files.deleteIfExists(view.scratchDir());
+      } catch (IOException notEmpty) {
+        // vm cleanup removes what is left
+      }
     }
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("chain", selection.chain);

@@ -105,12 +105,32 @@ public final class Backup {
   private long filesChanged;
   private long filesUnchanged;
 
-  private Backup(Repository repo, List<VolumeTree.Disk> sources, Options options) throws IOException {
+  /**
+   * How the sources are read, besides what is read.
+   *
+   * @param limit bytes per second all disks together are read at, at most (0: no limit)
+   * @param progress told every fifth of a second how far the backup is (null: nobody)
+   */
+  public record Reading(long limit, Progress progress) {
+    public static final Reading DEFAULT = new Reading(0, null);
+  }
+
+  /** Hears how far a backup is. */
+  public interface Progress {
+    /** {@code bytesRead} from the sources so far, {@code files} stored or carried over so far; {@code done} at the end. */
+    void update(long bytesRead, long files, boolean done);
+  }
+
+  private final Reading reading;
+
+  private Backup(Repository repo, List<VolumeTree.Disk> sources, Options options, Reading reading) throws IOException {
     this.repo = repo;
     this.options = options;
+    this.reading = reading;
     List<VolumeTree.Disk> counted = new ArrayList<>();
+    dev.pluck.nbd.RateLimitedDevice.Rate rate = reading.limit() > 0 ? new dev.pluck.nbd.RateLimitedDevice.Rate(reading.limit()) : null;
     for (VolumeTree.Disk d : sources) {
-      CountingDevice c = new CountingDevice(d.device());
+      CountingDevice c = new CountingDevice(rate == null ? d.device() : new dev.pluck.nbd.RateLimitedDevice(d.device(), rate));
       disks.add(c);
       counted.add(new VolumeTree.Disk(d.name(), c));
     }
@@ -122,7 +142,35 @@ public final class Backup {
 
   /** Backs up {@code sources} (one machine's disks) into {@code repo} and commits the snapshot. */
   public static Result run(Repository repo, List<VolumeTree.Disk> sources, Options options) throws IOException {
-    return new Backup(repo, sources, options).run();
+    return run(repo, sources, options, Reading.DEFAULT);
+  }
+
+  /** Backs up {@code sources} into {@code repo}, reading them as {@code reading} says. */
+  public static Result run(Repository repo, List<VolumeTree.Disk> sources, Options options, Reading reading) throws IOException {
+    Backup b = new Backup(repo, sources, options, reading);
+    if (reading.progress() == null) {
+      return b.run();
+    }
+    java.util.concurrent.ScheduledExecutorService ticker = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "pluck-progress");
+      t.setDaemon(true);
+      return t;
+    });
+    ticker.scheduleAtFixedRate(b::report, 200, 200, java.util.concurrent.TimeUnit.MILLISECONDS);
+    try {
+      return b.run();
+    } finally {
+      ticker.shutdownNow();
+      b.reading.progress().update(b.totalRead(), b.filesNew + b.filesChanged + b.filesUnchanged, true);
+    }
+  }
+
+  private void report() {
+    reading.progress().update(totalRead(), filesNew + filesChanged + filesUnchanged, false);
+  }
+
+  private long totalRead() {
+    return disks.stream().mapToLong(CountingDevice::bytesRead).sum();
   }
 
   private Result run() throws IOException {
@@ -190,7 +238,7 @@ public final class Backup {
         options.source(), options.tags(), complete, failed.stream().map(f -> f.path() + ": " + f.reason()).toList(),
         parent == null ? null : parent.id(), options.chain(), options.checkpoint(), selection, repo.config().chunkSize(), volumes);
     String id = repo.commit(snapshot);
-    long total = disks.stream().mapToLong(CountingDevice::bytesRead).sum();
+    long total = totalRead();
     Map<String, Long> read = new LinkedHashMap<>();
     read.put("data", dataRead.get());
     read.put("metadata", Math.max(0, total - dataRead.get()));

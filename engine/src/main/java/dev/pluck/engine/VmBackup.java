@@ -43,6 +43,12 @@ public final class VmBackup {
    */
   public static Result run(Repository repo, MonitorAddress monitor, List<String> drives, PullView.Options viewOptions,
       Backup.Options options, boolean full) throws IOException {
+    return run(repo, monitor, drives, viewOptions, options, full, Backup.Reading.DEFAULT);
+  }
+
+  /** As {@link #run(Repository, MonitorAddress, List, PullView.Options, Backup.Options, boolean)}, reading as {@code reading} says. */
+  public static Result run(Repository repo, MonitorAddress monitor, List<String> drives, PullView.Options viewOptions,
+      Backup.Options options, boolean full, Backup.Reading reading) throws IOException {
     PullView.View view = PullView.begin(monitor, drives, viewOptions);
     AtomicBoolean ended = new AtomicBoolean();
     Thread hook = new Thread(() -> end(monitor, view, false, viewOptions, ended), "pluck-end-view");
@@ -69,7 +75,7 @@ public final class VmBackup {
       String checkpoint = String.join(",", now);
       String since = incremental ? String.join(",", before) : null;
       Backup.Result r = Backup.run(repo, disks, options.incremental(since == null ? null : "checkpoint:" + since, since == null ? null : DIRTY,
-          checkpoint));
+          checkpoint), reading);
       success = true;
       return new Result(r, view, checkpoint, since);
     } finally {

@@ -234,4 +234,26 @@ class BackupIT {
     }
     return HexFormat.of().formatHex(sha.digest());
   }
+
+  /** --limit-read: the disks are read no faster than the limit; the progress listener hears of every byte. */
+  @Test
+  void readsAreHeldToTheRateLimitAndReported(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    long limit = 32L << 20;
+    List<long[]> updates = java.util.Collections.synchronizedList(new ArrayList<>());
+    try (Repository repo = repo(dir); BlockDevice img = FileBlockDevice.open(disk.image())) {
+      long start = System.nanoTime();
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options(Backup.Mode.FILES, List.of("vg0/home"), List.of()),
+          new Backup.Reading(limit, (bytes, files, done) -> updates.add(new long[] {bytes, files, done ? 1 : 0})));
+      double seconds = (System.nanoTime() - start) / 1e9;
+      long read = r.bytesRead().get("data") + r.bytesRead().get("metadata");
+      assertThat(read).isGreaterThan(20L << 20);
+      assertThat(seconds).as("%d bytes at %d bytes/s", read, limit).isGreaterThanOrEqualTo((read - limit / 10.0) / limit * 0.95);
+      long[] last = updates.get(updates.size() - 1);
+      assertThat(last[2]).as("the last update says done").isEqualTo(1);
+      assertThat(last[0]).isEqualTo(read);
+      assertThat(last[1]).isEqualTo(r.files().get("new"));
+      assertThat(updates.size()).as("updates while it ran").isGreaterThan(2);
+    }
+  }
 }

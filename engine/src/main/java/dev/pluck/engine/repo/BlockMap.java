@@ -4,6 +4,7 @@ import dev.pluck.fs.VolumeRange;
 import dev.pluck.nbd.BlockDevice;
 import dev.pluck.nbd.BlockSizes;
 import dev.pluck.nbd.Extent;
+import dev.pluck.nbd.ReadPlanner;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -40,64 +41,149 @@ public final class BlockMap {
           + ") do not match (" + block + ", " + size + "): back up in full");
     }
     byte[] parentMap = parent == null ? null : map(repo, parent);
-    List<VolumeRange> changed = dirty == null ? null : VolumeRange.intersect(allocated, dirty);
-    ChunkedStream.Writer out = new ChunkedStream.Writer(repo);
-    byte[] none = new byte[ChunkId.BYTES];
-    int a = 0;
-    int c = 0;
-    long stored = 0;
-    long read = 0;
-    long zero = 0;
-    for (long b = 0; b < blocks; b++) {
-      long start = b * block;
-      int length = (int) Math.min(block, size - start);
-      long end = start + length;
-      while (a < allocated.size() && allocated.get(a).end() <= start) {
-        a++;
-      }
-      if (a >= allocated.size() || allocated.get(a).offset() >= end) {
-        out.write(none);  // free space
-        continue;
-      }
-      byte[] parentId = parentMap == null || Content.isHole(parentMap, (int) (b * ChunkId.BYTES)) ? null
-          : java.util.Arrays.copyOfRange(parentMap, (int) (b * ChunkId.BYTES), (int) ((b + 1) * ChunkId.BYTES));
-      List<VolumeRange> ranges = allocated;
-      int from = a;
-      if (parentMap != null && changed != null) {
-        // Not written since the parent: the parent's block. That holds for its holes too: a block then
-        // free and now allocated without being written holds nothing the filesystem shows.
-        while (c < changed.size() && changed.get(c).end() <= start) {
-          c++;
+    boolean incremental = parentMap != null && dirty != null;
+    // What to read: every allocated byte, or with a parent and a bitmap only the dirty ones.
+    List<VolumeRange> read = incremental ? VolumeRange.intersect(allocated, dirty) : allocated;
+    Writer w = new Writer(repo, block, size, parentMap, incremental, allocated);
+    List<ReadPlanner.Range> wanted = new java.util.ArrayList<>();
+    for (VolumeRange r : read) {
+      wanted.add(new ReadPlanner.Range(r.offset(), r.length()));
+    }
+    // No gap filling: the bytes between wanted ranges are free space, which is never read.
+    new ReadPlanner(device, ReadPlanner.Options.defaults().withGap(0)).read(wanted, w::data);
+    w.upTo(blocks);
+    w.drain(0);
+    return new Written(new Snapshot.Volume(id, fs, "blocks", null, blocks, w.stored, size, block, w.out.finish()), w.read, w.zero);
+  }
+
+  /**
+   * Turns the bytes read, in offset order, into blocks: a block is complete once the reads reach
+   * its end; complete blocks are hashed and compressed on the repository's workers and their ids
+   * written to the map in block order, with holes and the parent's ids for the blocks between.
+   */
+  private static final class Writer {
+    private final Repository repo;
+    private final int block;
+    private final long size;
+    private final byte[] parentMap;
+    private final boolean incremental;
+    private final List<VolumeRange> allocated;
+    final ChunkedStream.Writer out;
+    private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();  // byte[] ids or futures, in block order
+    private final int window = 2 * Math.max(1, Runtime.getRuntime().availableProcessors());
+    private long next;  // the first block not yet queued
+    private long current = -1;  // the block being filled
+    private byte[] data;
+    private long readHere;
+    private int a;
+    long stored;
+    long read;
+    long zero;
+
+    Writer(Repository repo, int block, long size, byte[] parentMap, boolean incremental, List<VolumeRange> allocated) throws IOException {
+      this.repo = repo;
+      this.block = block;
+      this.size = size;
+      this.parentMap = parentMap;
+      this.incremental = incremental;
+      this.allocated = allocated;
+      this.out = new ChunkedStream.Writer(repo);
+    }
+
+    void data(long offset, ByteBuffer bytes) throws IOException {
+      while (bytes.hasRemaining()) {
+        long b = offset / block;
+        if (b != current) {
+          finish();
+          upTo(b);
+          start(b);
         }
-        if (c >= changed.size() || changed.get(c).offset() >= end) {
-          out.write(parentId == null ? none : parentId);
-          stored += parentId == null ? 0 : length;
-          continue;
-        }
-        ranges = changed;
-        from = c;
-      }
-      byte[] data = parentId != null && changed != null ? repo.get(ChunkId.fromBytes(parentId, 0)).clone() : new byte[length];
-      long readHere = 0;
-      for (int i = from; i < ranges.size() && ranges.get(i).offset() < end; i++) {
-        long lo = Math.max(start, ranges.get(i).offset());
-        long hi = Math.min(end, ranges.get(i).end());
-        device.read(lo, ByteBuffer.wrap(data, (int) (lo - start), (int) (hi - lo)));
-        readHere += hi - lo;
-      }
-      read += readHere;
-      if (Content.zeros(data, length)) {
-        out.write(none);
-        zero += readHere;
-      } else {
-        ChunkId chunk = repo.put(data, 0, length);
-        byte[] idBytes = new byte[ChunkId.BYTES];
-        chunk.write(idBytes, 0);
-        out.write(idBytes);
-        stored += length;
+        int into = (int) (offset - b * block);
+        int n = (int) Math.min(bytes.remaining(), length(b) - into);
+        bytes.get(data, into, n);
+        readHere += n;
+        offset += n;
       }
     }
-    return new Written(new Snapshot.Volume(id, fs, "blocks", null, blocks, stored, size, block, out.finish()), read, zero);
+
+    private int length(long b) {
+      return (int) Math.min(block, size - b * block);
+    }
+
+    private byte[] parentId(long b) {
+      return parentMap == null || Content.isHole(parentMap, (int) (b * ChunkId.BYTES)) ? null
+          : java.util.Arrays.copyOfRange(parentMap, (int) (b * ChunkId.BYTES), (int) ((b + 1) * ChunkId.BYTES));
+    }
+
+    /** Queues the blocks before {@code b} that nothing was read for: holes, or the parent's. */
+    void upTo(long b) throws IOException {
+      finish();
+      for (; next < b; next++) {
+        long start = next * block;
+        while (a < allocated.size() && allocated.get(a).end() <= start) {
+          a++;
+        }
+        boolean used = a < allocated.size() && allocated.get(a).offset() < start + length(next);
+        byte[] parentId = incremental && used ? parentId(next) : null;
+        if (parentId != null) {
+          stored += length(next);
+        }
+        queue(parentId == null ? new byte[ChunkId.BYTES] : parentId);
+      }
+    }
+
+    private void start(long b) throws IOException {
+      byte[] parentId = incremental ? parentId(b) : null;
+      data = parentId != null ? repo.get(ChunkId.fromBytes(parentId, 0)).clone() : new byte[length(b)];
+      current = b;
+      readHere = 0;
+      next = b + 1;
+    }
+
+    /** Hands the filled block to the workers. */
+    private void finish() throws IOException {
+      if (current < 0) {
+        return;
+      }
+      byte[] full = data;
+      int length = length(current);
+      long got = readHere;
+      read += got;
+      current = -1;
+      data = null;
+      if (Content.zeros(full, length)) {
+        zero += got;
+        queue(new byte[ChunkId.BYTES]);
+        return;
+      }
+      stored += length;
+      queue(repo.workers().submit(() -> repo.prepare(full, 0, length)));
+    }
+
+    private void queue(Object idOrFuture) throws IOException {
+      pending.add(idOrFuture);
+      drain(window);
+    }
+
+    /** Writes ids in order until at most {@code keep} blocks wait (waiting on the oldest when needed). */
+    @SuppressWarnings("unchecked")
+    void drain(int keep) throws IOException {
+      while (!pending.isEmpty()) {
+        Object head = pending.peek();
+        if (head instanceof java.util.concurrent.Future<?> f && !f.isDone() && pending.size() <= keep) {
+          return;
+        }
+        pending.poll();
+        byte[] idBytes;
+        if (head instanceof byte[] b) {
+          idBytes = b;
+        } else {
+          idBytes = new byte[ChunkId.BYTES];
+          repo.append(Content.await((java.util.concurrent.Future<Repository.Prepared>) head)).write(idBytes, 0);
+        }
+        out.write(idBytes);
+      }
+    }
   }
 
   static byte[] map(Repository repo, Snapshot.Volume v) throws IOException {

@@ -103,7 +103,7 @@ public final class Content {
     }
   }
 
-  private static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
+  static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
     try {
       return f.get();
     } catch (InterruptedException e) {
