@@ -101,6 +101,8 @@ public final class Backup {
   private GuestMounts guest;
   /** Where the volume being backed up is mounted in the guest, when {@link #guest} is known. */
   private String mountpoint;
+  /** The volume being backed up. */
+  private String volumeId;
   private long filesNew;
   private long filesChanged;
   private long filesUnchanged;
@@ -207,6 +209,7 @@ public final class Backup {
       Snapshot.Volume parentVolume = parent == null ? null
           : parent.volumes().stream().filter(p -> p.id().equals(v.id())).findFirst().orElse(null);
       mountpoint = guest == null ? null : guest.mountpoint(v.id()).orElseThrow();
+      volumeId = v.id();
       volumes.add(options.mode() == Mode.FILES ? files(v, parentVolume) : image(v, parentVolume));
     }
     if (options.mode() == Mode.DISK) {
@@ -423,9 +426,14 @@ public final class Backup {
           bytes[0] += e.size();
         }
         return false;
-      });
+      }, (path, x) -> failed.add(new Failure(where(path), "directory not read in full: " + x.getMessage())));
     }
     return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
+  }
+
+  /** A path of the volume being backed up as a failure names it: the guest path, else VOLUME:PATH. */
+  private String where(String volumePath) {
+    return mountpoint != null ? guestPath(volumePath) : volumeId + ":" + volumePath;
   }
 
   /** A path of the volume being backed up as the guest sees it (itself when the guest's mounts are unknown). */
@@ -488,7 +496,7 @@ public final class Backup {
       }
       return entry(e, chunks, streams(fs, e), mapped);
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
-      failed.add(new Failure(e.path(), x.getMessage()));
+      failed.add(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
   }

@@ -13,8 +13,9 @@ import java.util.Map;
  * after another, depth first, without recursion (a hostile tree may be 100,000 levels deep).
  *
  * <p>A directory has exactly one parent on every filesystem pluck reads, so meeting a directory a
- * second time is corruption (a cycle, or a directory linked from two places) and stops the walk
- * with a {@link FileSystemException} naming both paths.
+ * second time is corruption (a cycle, or a directory linked from two places): a {@link
+ * FileSystemException} naming both paths, which stops the walk unless a {@link Failures} handler
+ * takes it (the directory is then not entered a second time).
  */
 public final class TreeWalk {
   /** Receives every entry below the start; for a directory, returns whether to walk into it. */
@@ -22,9 +23,25 @@ public final class TreeWalk {
     boolean visit(Entry entry) throws IOException;
   }
 
+  /** Hears of a directory that could not be listed (whole or in part), or that closes a cycle; may rethrow. */
+  public interface Failures {
+    void failed(String path, FileSystemException e) throws IOException;
+  }
+
   private TreeWalk() {}
 
+  /** Walks the tree; the first unreadable directory ends the walk with its exception. */
   public static void walk(FileSystem fs, Entry start, Visitor visitor) throws IOException {
+    walk(fs, start, visitor, (path, e) -> {
+      throw e;
+    });
+  }
+
+  /**
+   * Walks the tree; a directory that cannot be listed, or is met twice, goes to {@code failures}
+   * and the walk goes on with the rest (what the directory listed before it failed was visited).
+   */
+  public static void walk(FileSystem fs, Entry start, Visitor visitor, Failures failures) throws IOException {
     Map<Long, String> directories = new HashMap<>();
     directories.put(start.inode(), start.path());
     Deque<Entry> pending = new ArrayDeque<>();
@@ -33,25 +50,32 @@ public final class TreeWalk {
     while (!pending.isEmpty()) {
       Entry dir = pending.pop();
       List<Entry> subdirs = new ArrayList<>();
-      fs.list(dir, e -> {
-        if (failure[0] != null) {
-          return;
-        }
-        try {
-          if (e.isDirectory()) {
-            String earlier = directories.putIfAbsent(e.inode(), e.path());
-            if (earlier != null) {
-              throw new FileSystemException("directory " + e.path() + " (inode " + e.inode() + ") is also " + earlier
-                  + ": a directory cycle or cross-link");
+      try {
+        fs.list(dir, e -> {
+          if (failure[0] != null) {
+            return;
+          }
+          try {
+            if (e.isDirectory()) {
+              String earlier = directories.putIfAbsent(e.inode(), e.path());
+              if (earlier != null) {
+                failures.failed(e.path(), new FileSystemException("directory " + e.path() + " (inode " + e.inode() + ") is also " + earlier
+                    + ": a directory cycle or cross-link"));
+                return;
+              }
             }
+            if (visitor.visit(e) && e.isDirectory()) {
+              subdirs.add(e);
+            }
+          } catch (IOException x) {
+            failure[0] = x;
           }
-          if (visitor.visit(e) && e.isDirectory()) {
-            subdirs.add(e);
-          }
-        } catch (IOException x) {
-          failure[0] = x;
+        });
+      } catch (FileSystemException unreadable) {
+        if (failure[0] == null) {
+          failures.failed(dir.path(), unreadable);
         }
-      });
+      }
       if (failure[0] != null) {
         throw failure[0];
       }
