@@ -6,8 +6,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import com.github.luben.zstd.Zstd;
-import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorInputStream;
-import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorOutputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
 import org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream;
@@ -84,7 +82,7 @@ public enum Codec {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
     try (OutputStream out = switch (this) {
       case ZSTD -> new ZstdCompressorOutputStream(bytes, level);
-      case LZ4 -> new FramedLZ4CompressorOutputStream(bytes);
+      case LZ4 -> new net.jpountz.lz4.LZ4FrameOutputStream(bytes, net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
       case XZ -> new XZCompressorOutputStream(bytes, level);
       default -> throw new IllegalStateException();
     }) {
@@ -112,7 +110,7 @@ public enum Codec {
     }
     try (InputStream in = switch (this) {
       case ZSTD -> new ZstdCompressorInputStream(new ByteArrayInputStream(stored));
-      case LZ4 -> new FramedLZ4CompressorInputStream(new ByteArrayInputStream(stored));
+      case LZ4 -> new net.jpountz.lz4.LZ4FrameInputStream(new ByteArrayInputStream(stored));
       case XZ -> new XZCompressorInputStream(new ByteArrayInputStream(stored));
       default -> throw new IllegalStateException();
     }) {
