@@ -23,7 +23,6 @@ import java.nio.channels.SeekableByteChannel;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -364,18 +363,10 @@ public final class Backup {
   // ---- files
 
   private Snapshot.Volume files(Volume v, Snapshot.Volume parentVolume) throws IOException {
-    Map<String, CatalogEntry> previous = new HashMap<>();
-    Map<Long, CatalogEntry> previousByInode = new HashMap<>();
-    if (parentVolume != null && parentVolume.catalog() != null) {
-      Catalog.read(repo, parentVolume.catalog(), e -> {
-        previous.put(e.path(), e);
-        if (e.chunks() != null && e.type().equals("file") && !(e.attributes() != null && e.attributes().contains("swap"))) {
-          previousByInode.putIfAbsent(e.inode(), e);
-        }
-      });
-    } else {
-      parentVolume = null;
+    if (parentVolume != null && parentVolume.catalog() == null) {
+      parentVolume = null;  // the parent took this volume as an image
     }
+    ParentCatalog parentFiles = parentVolume == null ? new ParentCatalog() : ParentCatalog.read(repo, parentVolume.catalog());
     List<Glob> include = options.include().stream().map(Glob::new).toList();
     List<Glob> exclude = options.exclude().stream().map(Glob::new).toList();
     Catalog.Writer catalog = new Catalog.Writer(repo);
@@ -405,7 +396,7 @@ public final class Backup {
             catalog.add(entry(e, null, null, null));
             Entry tag = options.excludeCaches() ? cacheTag(fs, e.path()) : null;
             if (tag != null) {
-              catalog.add(file(fs, tag, previous.get(tag.path()), previousByInode, dirty));  // the tag stays, the cache goes
+              catalog.add(file(fs, tag, parentFiles.get(tag.path()), parentFiles, dirty));  // the tag stays, the cache goes
               return false;
             }
             for (String name : options.excludeIfPresent()) {
@@ -420,7 +411,7 @@ public final class Backup {
           skip("excluded", e.size());
           return false;
         }
-        CatalogEntry c = file(fs, e, previous.get(e.path()), previousByInode, dirty);
+        CatalogEntry c = file(fs, e, parentFiles.get(e.path()), parentFiles, dirty);
         if (c != null) {
           catalog.add(c);
           bytes[0] += e.size();
@@ -463,7 +454,7 @@ public final class Backup {
    * changed since the parent ({@link Changes}); without one, a file whose metadata is the parent's
    * is carried over whole.
    */
-  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before, Map<Long, CatalogEntry> byInode, List<VolumeRange> dirty)
+  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before, ParentCatalog parentFiles, List<VolumeRange> dirty)
       throws IOException {
     if (e.type() != EntryType.FILE) {
       return entry(e, null, null, null);
@@ -479,7 +470,7 @@ public final class Backup {
       }
       List<long[]> mapped = Changes.mapped(fs.extents(e));
       if (dirty != null) {
-        CatalogEntry base = base(e, before, byInode);
+        CatalogEntry base = base(e, before, parentFiles);
         if (base != null) {
           return changedOnly(fs, e, before, base, mapped, dirty);
         }
@@ -505,13 +496,13 @@ public final class Backup {
    * The parent's entry to take unchanged bytes from: the same path when it is the same inode,
    * else the parent's entry of that inode (a rename), else the same path (a replaced file).
    */
-  private static CatalogEntry base(Entry e, CatalogEntry before, Map<Long, CatalogEntry> byInode) {
+  private static CatalogEntry base(Entry e, CatalogEntry before, ParentCatalog parentFiles) {
     boolean usable = before != null && before.chunks() != null && before.type().equals("file")
         && !(before.attributes() != null && before.attributes().contains("swap"));
     if (usable && before.inode() == e.inode()) {
       return before;
     }
-    CatalogEntry sameInode = byInode.get(e.inode());
+    CatalogEntry sameInode = parentFiles.byInode(e.inode());
     return sameInode != null ? sameInode : usable ? before : null;
   }
 
