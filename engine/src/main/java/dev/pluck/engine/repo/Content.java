@@ -24,20 +24,25 @@ public final class Content {
     java.util.ArrayDeque<Integer> slots = new java.util.ArrayDeque<>();
     List<String> out = new ArrayList<>();
     boolean end = false;
+    long left = in.size();  // buffers no larger than what is left: most files are far smaller than a chunk
     while (!end || !inflight.isEmpty()) {
       if (!end && inflight.size() < window) {
-        byte[] buf = new byte[size];
+        int want = (int) Math.min(size, Math.max(0, left));
+        byte[] buf = new byte[want];
         ByteBuffer b = ByteBuffer.wrap(buf);
         while (b.hasRemaining() && in.read(b) > 0) {
           // fill a whole chunk
         }
         int n = b.position();
-        end = n < size;
+        left -= n;
+        end = n < size || left <= 0;
         if (n == 0) {
           continue;
         }
         if (zeros(buf, n)) {
           out.add(null);
+        } else if (end && inflight.isEmpty()) {
+          out.add(repo.append(repo.prepare(buf, 0, n)).hex());  // one chunk (most files): no hand-off to a worker
         } else {
           slots.add(out.size());
           out.add(null);
