@@ -23,7 +23,7 @@ done
 
 work=${PLUCK_BENCH_DIR:-/var/tmp/pluck-bench}
 mkdir -p "$work"
-image=$work/used-4g.raw
+image=$work/used-4g-v2.raw
 if [ ! -f "$image" ]; then
   echo "making $image (4 GiB: 2 GiB of files, deleted data in the free space, 1 GiB of swap)..." >&2
   rm -f "$image.tmp"
@@ -42,53 +42,12 @@ if [ ! -f "$image" ]; then
   head -c "$size2" /dev/urandom > "$swap"  # pages swapped out
   mkswap "$swap" >/dev/null
   mount "$loop" "$mnt"
-  python3 - "$mnt" <<'PY'
-import os, random, sys
-root = sys.argv[1]
-rnd = random.Random(42)
-words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 12))).encode("ascii") for _ in range(5000)]
-def text(n):
-    out = bytearray()
-    while len(out) < n:
-        out += b" ".join(rnd.choice(words) for _ in range(200)) + b"\n"
-    return bytes(out[:n])
-def fill(folder, total):
-    os.makedirs(folder, exist_ok=True)
-    written, i = 0, 0
-    while written < total:
-        n = min(total - written, rnd.choice([4096, 65536, 1 << 20, 8 << 20]))
-        data = os.urandom(n) if i % 2 else text(n)
-        with open(os.path.join(folder, f"f{i:06d}"), "wb") as f:
-            f.write(data)
-        written += n
-        i += 1
-fill(os.path.join(root, "deleted"), 2700 << 20)  # old data: deleted below; what the new files do not reuse stays in the free space
-PY
+  fill=$root/bench/scripts/fill-folder.py
+  # old data, deleted: what the new files do not reuse stays in the free space
+  python3 "$fill" "$mnt/deleted" 2700 42
   rm -rf "$mnt/deleted"; sync
-  python3 - "$mnt" <<'PY'
-import os, random, sys
-root = sys.argv[1]
-rnd = random.Random(43)
-words = ["".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(2, 12))).encode("ascii") for _ in range(5000)]
-def text(n):
-    out = bytearray()
-    while len(out) < n:
-        out += b" ".join(rnd.choice(words) for _ in range(200)) + b"\n"
-    return bytes(out[:n])
-def fill(folder, total):
-    os.makedirs(folder, exist_ok=True)
-    written, i = 0, 0
-    while written < total:
-        n = min(total - written, rnd.choice([4096, 65536, 1 << 20, 8 << 20]))
-        data = os.urandom(n) if i % 2 else text(n)
-        with open(os.path.join(folder, f"f{i:06d}"), "wb") as f:
-            f.write(data)
-        written += n
-        i += 1
-for d in range(19):
-    fill(os.path.join(root, f"data{d:02d}"), 100 << 20)
-fill(os.path.join(root, "sel"), 100 << 20)
-PY
+  for d in $(seq -w 0 18); do python3 "$fill" "$mnt/data$d" 100 $((43 + 10#$d)); done
+  python3 "$fill" "$mnt/sel" 100 99
   umount "$mnt"; losetup -d "$loop" "$swap"; rmdir "$mnt"; trap - EXIT
   mv "$image.tmp" "$image"
 fi
