@@ -95,6 +95,9 @@ final class VmBackupCommand implements Callable<Integer> {
     extra.put("chain", selection.chain);
     extra.put("checkpoint", r.checkpoint());
     extra.put("since", r.since());
+    if (r.fullBecause() != null) {
+      extra.put("fullBecause", r.fullBecause());
+    }
     extra.put("consistency", r.view().consistency());
     if (!r.view().notice().isEmpty()) {
       extra.put("notice", r.view().notice());

@@ -31,6 +31,7 @@ class VmBackupCommandIT {
       JsonNode a = new ObjectMapper().readTree(first.out());
       assertThat(a.get("checkpoint").asText()).isEqualTo("pluck-backup-1");
       assertThat(a.get("since").isNull()).isTrue();
+      assertThat(a.get("fullBecause").asText()).contains("no earlier checkpoint on disk0");
       assertThat(a.get("bytesRead").get("data").asLong()).isGreaterThan(50L << 20);
 
       CliRun second = CliRun.of(args);
@@ -40,6 +41,7 @@ class VmBackupCommandIT {
       assertThat(b.get("checkpoint").asText()).isEqualTo("pluck-backup-2");
       assertThat(b.get("parent").asText()).isEqualTo(a.get("snapshot").asText());
       assertThat(b.get("bytesRead").get("data").asLong()).as("nothing written: no data read").isZero();
+      assertThat(b.has("fullBecause")).isFalse();
       assertThat(b.get("files").get("unchanged").asLong()).isGreaterThan(4000);
       assertThat(b.get("consistency").asText()).isEqualTo("crash-consistent");
 

@@ -373,6 +373,12 @@ public final class Backup {
     long[] bytes = {0};
     try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
       List<VolumeRange> dirty = dirty(v, parentVolume, fs.replayedRanges());
+      FileBatch batch = new FileBatch(repo, v.device(), c -> {
+        catalog.add(c);
+        if (c.type().equals("file")) {
+          bytes[0] += c.size();
+        }
+      }, dataRead::addAndGet);
       Entry root = fs.root();
       catalog.add(entry(root, null, null, null));
       java.util.Set<String> nested = new java.util.HashSet<>();
@@ -389,14 +395,17 @@ public final class Backup {
         if (e.isDirectory()) {
           boolean wanted = include.isEmpty() || Glob.any(include, path) || include.stream().anyMatch(g -> g.couldMatchBelow(path));
           if (wanted && nested.contains(path)) {
-            catalog.add(entry(e, null, null, null));
+            batch.add(entry(e, null, null, null));
             return false;  // another volume is mounted over it in the guest, and backed up on its own
           }
           if (wanted) {
-            catalog.add(entry(e, null, null, null));
+            batch.add(entry(e, null, null, null));
             Entry tag = options.excludeCaches() ? cacheTag(fs, e.path()) : null;
             if (tag != null) {
-              catalog.add(file(fs, tag, parentFiles.get(tag.path()), parentFiles, dirty));  // the tag stays, the cache goes
+              CatalogEntry t = file(fs, tag, parentFiles.get(tag.path()), parentFiles, dirty, null);  // the tag stays, the cache goes
+              if (t != null) {
+                batch.add(t);
+              }
               return false;
             }
             for (String name : options.excludeIfPresent()) {
@@ -411,13 +420,13 @@ public final class Backup {
           skip("excluded", e.size());
           return false;
         }
-        CatalogEntry c = file(fs, e, parentFiles.get(e.path()), parentFiles, dirty);
+        CatalogEntry c = file(fs, e, parentFiles.get(e.path()), parentFiles, dirty, batch);
         if (c != null) {
-          catalog.add(c);
-          bytes[0] += e.size();
+          batch.add(c);
         }
         return false;
       }, (path, x) -> failed.add(new Failure(where(path), "directory not read in full: " + x.getMessage())));
+      batch.flush();
     }
     return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
   }
@@ -454,11 +463,12 @@ public final class Backup {
    * changed since the parent ({@link Changes}); without one, a file whose metadata is the parent's
    * is carried over whole.
    */
-  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before, ParentCatalog parentFiles, List<VolumeRange> dirty)
-      throws IOException {
+  private CatalogEntry file(FileSystem fs, Entry e, CatalogEntry before, ParentCatalog parentFiles, List<VolumeRange> dirty,
+      FileBatch batch) throws IOException {
     if (e.type() != EntryType.FILE) {
       return entry(e, null, null, null);
     }
+    List<long[]> mapped;
     try {
       if (!options.includeSwap() && isSwapFile(fs, e)) {
         skip("swap", e.size());
@@ -468,7 +478,8 @@ public final class Backup {
         }
         return entry(e, List.of(), null, null).withAttributes(attributes);
       }
-      List<long[]> mapped = Changes.mapped(fs.extents(e));
+      List<FileExtent> extents = fs.extents(e);
+      mapped = Changes.mapped(extents);
       if (dirty != null) {
         CatalogEntry base = base(e, before, parentFiles);
         if (base != null) {
@@ -479,6 +490,49 @@ public final class Backup {
         skip("unchanged", e.size());
         return entry(e, before.chunks(), before.streams(), mapped);
       }
+      if (batch != null && batchable(fs, e, extents)) {
+        List<long[]> stretches = mapped;
+        batch.read((int) e.size(), stretches, chunks -> {
+          if (before == null) {
+            filesNew++;
+          } else {
+            filesChanged++;
+          }
+          return entry(e, chunks, null, stretches);
+        }, () -> whole(fs, e, before, stretches));
+        return null;
+      }
+    } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
+      failed.add(new Failure(where(e.path()), x.getMessage()));
+      return null;
+    }
+    return whole(fs, e, before, mapped);
+  }
+
+  /**
+   * Whether a file's content can be read with a batch of others: at most one chunk, every byte
+   * stored as it is on the volume (no holes, inline, compressed or encrypted data, nothing a
+   * journal replay replaced), and no named streams.
+   */
+  private boolean batchable(FileSystem fs, Entry e, List<FileExtent> extents) throws IOException {
+    if (e.size() > repo.config().chunkSize() || e.has(Entry.Attribute.ENCRYPTED) || e.has(Entry.Attribute.COMPRESSED)
+        || e.has(Entry.Attribute.REPARSE)) {
+      return false;
+    }
+    List<VolumeRange> replayed = fs.replayedRanges();
+    long covered = 0;
+    for (FileExtent x : extents) {
+      if (x.kind() != FileExtent.Kind.DATA || x.volumeOffset() < 0 || Changes.touches(replayed, x.volumeOffset(), x.length())) {
+        return false;
+      }
+      covered += x.length();
+    }
+    return covered == e.size() && fs.streams(e).isEmpty();
+  }
+
+  /** A file read whole through its channel; null (and a failure noted) when it cannot be. */
+  private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped) throws IOException {
+    try {
       List<String> chunks = Content.store(repo, counted(fs.open(e)));
       if (before == null) {
         filesNew++;

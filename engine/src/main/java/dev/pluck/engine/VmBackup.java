@@ -31,8 +31,9 @@ public final class VmBackup {
    *
    * @param checkpoint the checkpoint the snapshot is at (the drives' new bitmaps)
    * @param since the checkpoint the changes were read since, or null for a full read
+   * @param fullBecause why every selected byte was read (null for an incremental)
    */
-  public record Result(Backup.Result backup, PullView.View view, String checkpoint, String since) {}
+  public record Result(Backup.Result backup, PullView.View view, String checkpoint, String since, String fullBecause) {}
 
   private VmBackup() {}
 
@@ -74,10 +75,17 @@ public final class VmBackup {
       }
       String checkpoint = String.join(",", now);
       String since = incremental ? String.join(",", before) : null;
+      String fullBecause = full ? "--full asked for it"
+          : since == null ? "the chain has no earlier checkpoint on " + String.join(", ", view.drives().stream()
+              .filter(d -> d.context() == null).map(PullView.DriveView::drive).toList())
+              + " (its first backup, or its bitmaps were lost): every change since is unknown" : null;
       Backup.Result r = Backup.run(repo, disks, options.incremental(since == null ? null : "checkpoint:" + since, since == null ? null : DIRTY,
           checkpoint), reading);
       success = true;
-      return new Result(r, view, checkpoint, since);
+      if (fullBecause == null && r.parent() == null) {
+        fullBecause = r.parentNote();  // a bitmap, but no snapshot at its checkpoint to compare with
+      }
+      return new Result(r, view, checkpoint, since, fullBecause);
     } finally {
       for (BlockDevice d : opened) {
         try {

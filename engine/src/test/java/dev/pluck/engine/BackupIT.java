@@ -58,10 +58,14 @@ class BackupIT {
     }
 
 
+    final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger mostInFlight = new java.util.concurrent.atomic.AtomicInteger();
+
     @Override
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst) {
       reads.add(new long[] {offset, dst.remaining()});
-      return inner.readAsync(offset, dst);
+      mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      return inner.readAsync(offset, dst).whenComplete((x, t) -> inFlight.decrementAndGet());
     }
   }
 
@@ -136,6 +140,21 @@ class BackupIT {
         }
         assertThat(swapRead).as("bytes of /swapfile read").isLessThanOrEqualTo(4096);
       }
+    }
+  }
+
+  /** Small files are read in batches through the read planner: many requests in flight together, not one file at a time. */
+  @Test
+  void smallFilesAreReadManyAtATime(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    try (dev.pluck.testdata.Nbdkit server = dev.pluck.testdata.Nbdkit.start("--filter=delay", "file", "file=" + disk.image(),
+        "rdelay=1ms"); Repository repo = repo(dir);
+        Recording nbd = new Recording(dev.pluck.nbd.NbdBlockDevice.open(server.uri()))) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", nbd)), options(Backup.Mode.FILES, List.of("p3"), List.of()));
+      assertThat(r.complete()).isTrue();
+      long withData = disk.oracle().files("p3").stream().filter(o -> o.isFile() && o.size() > 0).count();
+      assertThat(r.files().get("new")).isGreaterThan(withData);
+      assertThat(nbd.mostInFlight.get()).as("requests in flight together (one file at a time keeps one)").isGreaterThanOrEqualTo(16);
     }
   }
 

@@ -108,7 +108,8 @@ public final class Content {
     }
   }
 
-  static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
+  /** The prepared chunk of a worker's task, its failure unwrapped. */
+  public static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
     try {
       return f.get();
     } catch (InterruptedException e) {
@@ -124,7 +125,8 @@ public final class Content {
 
   private static final byte[] ZEROS = new byte[Config.MAX_CHUNK];
 
-  static boolean zeros(byte[] b, int n) {
+  /** Whether the first {@code n} bytes of {@code b} are all zero. */
+  public static boolean zeros(byte[] b, int n) {
     return java.util.Arrays.mismatch(b, 0, n, ZEROS, 0, n) < 0;
   }
 

@@ -205,7 +205,7 @@ public final class Repository implements Closeable {
   }
 
   /** Threads that prepare chunks (hash, compress) for {@link Content#store}: one per core. */
-  java.util.concurrent.ExecutorService workers() {
+  public java.util.concurrent.ExecutorService workers() {
     synchronized (this) {
       if (workers == null) {
         int n = Math.max(1, Runtime.getRuntime().availableProcessors());
