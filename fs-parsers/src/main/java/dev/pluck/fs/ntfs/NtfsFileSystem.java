@@ -45,6 +45,8 @@ public final class NtfsFileSystem implements FileSystem {
   static final long SECURE = 9;
   /** The xattr name ntfs-3g gives a file's security descriptor (self-relative, as stored). */
   static final String ACL_XATTR = "system.ntfs_acl";
+  /** The raw $EA value, as ntfs-3g gives and takes it. */
+  static final String EA_XATTR = "system.ntfs_ea";
   static final long FIRST_USER_RECORD = 16;
   static final int VOLUME_NAME = 0x60;
   static final int VOLUME_INFORMATION = 0x70;
@@ -578,9 +580,42 @@ public final class NtfsFileSystem implements FileSystem {
         links++;
       }
     }
+    Map<String, byte[]> xattrs = new java.util.LinkedHashMap<>();
     byte[] acl = securityDescriptor(f, si, where);
+    if (acl != null) {
+      xattrs.put(ACL_XATTR, acl);
+    }
+    byte[] ea = extendedAttributes(f, where);
+    if (ea != null) {
+      xattrs.put(EA_XATTR, ea);
+    }
     return new Entry(path, f.number(), type, size, null, null, null, directory ? 1 : Math.max(1, links), si.accessed(), si.modified(),
-        si.changed(), si.created(), target, 0, 0, acl == null ? Map.of() : Map.of(ACL_XATTR, acl), flags, attributes);
+        si.changed(), si.created(), target, 0, 0, xattrs, flags, attributes);
+  }
+
+  /**
+   * The file's $EA value whole, if it has one that reads as a chain of entries; a damaged one is
+   * a warning (an error with --strict), and the file is listed without it.
+   */
+  private byte[] extendedAttributes(NtfsFile f, String where) throws IOException {
+    AttributeRecord a = f.first(AttributeRecord.EA, "");
+    if (a == null) {
+      return null;
+    }
+    try {
+      if (!a.resident() && a.dataSize() > FullEaInformation.MAX_SIZE) {
+        throw new NtfsCorruptException("$EA", where, a.dataSize() + " bytes, more than NTFS's " + FullEaInformation.MAX_SIZE);
+      }
+      byte[] value = value(a, where + " $EA");
+      FullEaInformation.parse(value, where);
+      return value;
+    } catch (NtfsCorruptException e) {
+      if (options.strict()) {
+        throw e;
+      }
+      options.warnings().accept(e.getMessage());
+      return null;
+    }
   }
 
   /** The file's own $SECURITY_DESCRIPTOR (NTFS 1.x), else the one its security id names in $Secure:$SDS. */

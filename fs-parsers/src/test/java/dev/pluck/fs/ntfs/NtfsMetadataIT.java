@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +53,91 @@ class NtfsMetadataIT {
       }
     } finally {
       Tools.run(java.time.Duration.ofSeconds(30), List.of("umount", mnt.toString()));
+    }
+  }
+
+  /** An FILE_FULL_EA_INFORMATION chain: each entry's length first (on disk the last's too), then flags, lengths, name, NUL, value. */
+  private static byte[] eaChain(Object... nameValue) {
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    for (int i = 0; i < nameValue.length; i += 2) {
+      byte[] name = ((String) nameValue[i]).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+      byte[] value = (byte[]) nameValue[i + 1];
+      int length = (8 + name.length + 1 + value.length + 3) & ~3;
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      b.putInt(length).put((byte) 0).put((byte) name.length).putShort((short) value.length).put(name).put((byte) 0).put(value);
+      out.writeBytes(b.array());
+    }
+    return out.toByteArray();
+  }
+
+  /** $EA: resident and not, read whole as ntfs-3g's system.ntfs_ea gives it; a damaged chain is a warning, an error with --strict. */
+  @Test
+  void extendedAttributesAreWhatNtfs3gReturns(@TempDir Path tmp) throws Exception {
+    Path image = tmp.resolve("ea.img");
+    Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+    Tools.runOk("truncate", "-s", "16M", image.toString());
+    Tools.runOk("mkntfs", "-F", "-q", "-Q", image.toString());
+    byte[] big = new byte[2048];
+    new java.util.Random(9).nextBytes(big);
+    Map<String, byte[]> set = Map.of("/big-ea.txt", eaChain("PLUCK.TEST", new byte[] {'4', '2'}, "SECOND", big),
+        "/small-ea.txt", eaChain("DAMAGE.ME", new byte[] {1, 2, 3}));
+    Tools.runOk("ntfs-3g", image.toString(), mnt.toString());
+    try {
+      for (Map.Entry<String, byte[]> e : set.entrySet()) {
+        Files.writeString(mnt.resolve(e.getKey().substring(1)), "content");
+        Tools.runOk("setfattr", "-h", "-n", NtfsFileSystem.EA_XATTR, "-v", "0x" + HexFormat.of().formatHex(e.getValue()),
+            mnt.resolve(e.getKey().substring(1)).toString());
+      }
+      Files.writeString(mnt.resolve("no-ea.txt"), "content");
+    } finally {
+      Tools.runOk("umount", mnt.toString());
+    }
+    Map<String, byte[]> theirs = new java.util.HashMap<>();
+    Path value = tmp.resolve("value");
+    Tools.runOk("ntfs-3g", "-o", "ro", image.toString(), mnt.toString());
+    try {
+      for (String path : set.keySet()) {
+        Tools.Result r = Tools.run(java.time.Duration.ofSeconds(30), List.of("getfattr", "-h", "--only-values", "-n", NtfsFileSystem.EA_XATTR,
+            mnt.resolve(path.substring(1)).toString()), value);
+        assertThat(r.exitCode()).as(r.stderr()).isZero();
+        theirs.put(path, Files.readAllBytes(value));
+      }
+    } finally {
+      Tools.runOk("umount", mnt.toString());
+    }
+    try (BlockDevice img = FileBlockDevice.open(image)) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      for (String path : set.keySet()) {
+        Entry file = fs.lookup(path).orElseThrow();
+        assertThat(Sleuthkit.istat(image, 0, file.inode())).as("The Sleuth Kit sees an $EA on %s", path).contains("$EA");
+        byte[] ours = file.xattrs().get(NtfsFileSystem.EA_XATTR);
+        assertThat(HexFormat.of().formatHex(ours)).as("$EA of %s", path).isEqualTo(HexFormat.of().formatHex(theirs.get(path)));
+      }
+      assertThat(FullEaInformation.parse(fs.lookup("/big-ea.txt").orElseThrow().xattrs().get(NtfsFileSystem.EA_XATTR), "test"))
+          .extracting(FullEaInformation.Entry::name).containsExactly("PLUCK.TEST", "SECOND");
+      assertThat(fs.lookup("/no-ea.txt").orElseThrow().xattrs()).doesNotContainKey(NtfsFileSystem.EA_XATTR);
+    }
+    // The damaged chain: the name's NUL overwritten where it lies in its MFT record.
+    byte[] bytes = Files.readAllBytes(image);
+    byte[] name = "DAMAGE.ME".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    int at = -1;
+    for (int i = 0; i + name.length < bytes.length && at < 0; i++) {
+      if (java.util.Arrays.equals(bytes, i, i + name.length, name, 0, name.length) && bytes[i + name.length] == 0) {
+        at = i + name.length;
+      }
+    }
+    assertThat(at).as("the resident $EA in the image").isPositive();
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(new byte[] {'!'}), at);
+    }
+    List<String> warnings = new java.util.ArrayList<>();
+    try (BlockDevice img = FileBlockDevice.open(image)) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img, new OpenOptions(false, warnings::add));
+      assertThat(fs.lookup("/small-ea.txt").orElseThrow().xattrs()).doesNotContainKey(NtfsFileSystem.EA_XATTR);
+      assertThat(warnings).anyMatch(w -> w.contains("$EA") && w.contains("NUL"));
+      NtfsFileSystem strict = NtfsFileSystem.open(img, new OpenOptions(true, w -> { }));
+      assertThatThrownBy(() -> strict.lookup("/small-ea.txt")).isInstanceOf(NtfsCorruptException.class)
+          .hasMessageContaining("$EA");
     }
   }
 
