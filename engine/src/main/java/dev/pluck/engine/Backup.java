@@ -271,14 +271,20 @@ public final class Backup {
     if (options.dirtyContext() == null || parentVolume == null) {
       return null;
     }
+    List<VolumeRange> out = new ArrayList<>(dirtyRanges(v.device()));
+    out.addAll(replayed);
+    out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
+    return VolumeRange.coalesce(out);
+  }
+
+  /** The merged ranges of {@code device} its dirty bitmap marks. */
+  private List<VolumeRange> dirtyRanges(BlockDevice device) throws IOException {
     List<VolumeRange> out = new ArrayList<>();
-    for (dev.pluck.nbd.Extent e : v.device().blockStatus(options.dirtyContext(), 0, v.size())) {
+    for (dev.pluck.nbd.Extent e : device.blockStatus(options.dirtyContext(), 0, device.size())) {
       if ((e.flags() & dev.pluck.nbd.Extent.DIRTY) != 0) {
         out.add(new VolumeRange(e.offset(), e.length()));
       }
     }
-    out.addAll(replayed);
-    out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
     return VolumeRange.coalesce(out);
   }
 
@@ -720,16 +726,7 @@ public final class Backup {
         || parentVolume.blockSize() != repo.config().chunkSize())) {
       parentVolume = null;
     }
-    List<VolumeRange> dirty = null;
-    if (options.dirtyContext() != null && parentVolume != null) {
-      dirty = new ArrayList<>();
-      for (dev.pluck.nbd.Extent e : disk.blockStatus(options.dirtyContext(), 0, disk.size())) {
-        if ((e.flags() & dev.pluck.nbd.Extent.DIRTY) != 0) {
-          dirty.add(new VolumeRange(e.offset(), e.length()));
-        }
-      }
-      dirty = VolumeRange.coalesce(dirty);
-    }
+    List<VolumeRange> dirty = options.dirtyContext() != null && parentVolume != null ? dirtyRanges(disk) : null;
     long wanted = rest.stream().mapToLong(VolumeRange::length).sum();
     BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
     skip("zero", out.zero());
