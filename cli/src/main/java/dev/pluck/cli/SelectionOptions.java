@@ -96,6 +96,7 @@ final class SelectionOptions {
         m.put("parentNote", r.parentNote());
       }
       m.put("volumesLeftOut", r.volumesLeftOut());
+      m.put("warnings", r.warnings());
       Output.json(out, m);
     } else {
       extra.forEach((k, v) -> out.printf("%s: %s%n", k, v));
@@ -112,6 +113,9 @@ final class SelectionOptions {
       }
       for (String v : r.volumesLeftOut()) {
         out.println("left out " + v);
+      }
+      for (String w : r.warnings()) {
+        out.println("warning: " + w);
       }
       for (Backup.Failure f : r.failed()) {
         out.println("could not read " + f.path() + ": " + f.reason());

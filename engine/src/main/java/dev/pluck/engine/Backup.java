@@ -79,7 +79,8 @@ public final class Backup {
 
   /** What a backup did (the JSON result of `pluck backup`). */
   public record Result(String snapshot, boolean complete, List<Failure> failed, Map<String, Long> bytesRead, Map<String, Long> bytesSkipped,
-      Map<String, Long> files, long bytesAdded, double seconds, String parent, String parentNote, List<String> volumesLeftOut) {}
+      Map<String, Long> files, long bytesAdded, double seconds, String parent, String parentNote, List<String> volumesLeftOut,
+      List<String> warnings) {}
 
   /** Names under which a volume's root holds a swap file, as distros make them. */
   static final Set<String> SWAP_FILE_NAMES = Set.of("/swapfile", "/swap.img", "/swap");
@@ -96,6 +97,8 @@ public final class Backup {
   private final Map<String, Long> skipped = new LinkedHashMap<>();
   private final List<Failure> failed = new ArrayList<>();
   private final List<String> leftOut = new ArrayList<>();
+  private final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
+  private MetadataImage metadataImage;  // of the volume being walked, when metadata is kept
   /** The guest's mount tree when globs match guest paths (FILES mode without --volume, a Linux root found). */
   private GuestMounts guest;
   /** Where the volume being backed up is mounted in the guest, when {@link #guest} is known. */
@@ -249,7 +252,7 @@ public final class Backup {
     files.put("changed", filesChanged);
     files.put("unchanged", filesUnchanged);
     return new Result(id, complete, List.copyOf(failed), read, skipped, files, repo.written().newBytes - addedBefore,
-        (System.nanoTime() - start) / 1e9, parent == null ? null : parent.id(), parentNote, List.copyOf(leftOut));
+        (System.nanoTime() - start) / 1e9, parent == null ? null : parent.id(), parentNote, List.copyOf(leftOut), List.copyOf(warnings));
   }
 
   /** The newest snapshot of {@code group} taken at checkpoint {@code at}, complete or not (its failed paths are read again). */
@@ -264,14 +267,22 @@ public final class Backup {
   }
 
   /**
-   * The bytes of {@code v} written since the parent (merged volume ranges, with what a journal
-   * replay replaced), or null when there is no bitmap or no parent to compare with.
+   * The bytes of {@code v} written since the parent (merged volume ranges), or null when there is
+   * no bitmap or no parent to compare with.
    */
-  private List<VolumeRange> dirty(Volume v, Snapshot.Volume parentVolume, List<VolumeRange> replayed) throws IOException {
+  private List<VolumeRange> dirty(Volume v, Snapshot.Volume parentVolume) throws IOException {
     if (options.dirtyContext() == null || parentVolume == null) {
       return null;
     }
-    List<VolumeRange> out = new ArrayList<>(dirtyRanges(v.device()));
+    return dirtyRanges(v.device());
+  }
+
+  /** {@code dirty} with what a journal replay replaced (null stays null). */
+  private static List<VolumeRange> withReplayed(List<VolumeRange> dirty, List<VolumeRange> replayed) {
+    if (dirty == null || replayed.isEmpty()) {
+      return dirty;
+    }
+    List<VolumeRange> out = new ArrayList<>(dirty);
     out.addAll(replayed);
     out.sort(java.util.Comparator.comparingLong(VolumeRange::offset));
     return VolumeRange.coalesce(out);
@@ -377,8 +388,15 @@ public final class Backup {
     List<Glob> exclude = options.exclude().stream().map(Glob::new).toList();
     Catalog.Writer catalog = new Catalog.Writer(repo);
     long[] bytes = {0};
-    try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
-      List<VolumeRange> dirty = dirty(v, parentVolume, fs.replayedRanges());
+    List<VolumeRange> bitmap = dirty(v, parentVolume);
+    // Metadata is kept where a bitmap will tell the next backup what changed: a VM's chain.
+    boolean keepMetadata = options.checkpoint() != null || options.dirtyContext() != null;
+    metadataImage = keepMetadata ? MetadataImage.open(v.device(), repo, parentVolume, bitmap, w -> warnings.add("volume " + v.id() + ": " + w)) : null;
+    Volume through = metadataImage == null ? v : new Volume(v.id(), v.parent(), v.kind(), v.type(), v.signature(), v.disk(),
+        v.offset(), v.size(), v.segments(), v.note(), metadataImage, v.partition());
+    Snapshot.Metadata metadata = null;
+    try (FileSystem fs = FileSystems.open(through, new OpenOptions(false, w -> warnings.add("volume " + v.id() + ": " + w)))) {
+      List<VolumeRange> dirty = withReplayed(bitmap, fs.replayedRanges());
       FileBatch batch = new FileBatch(repo, v.device(), c -> {
         catalog.add(c);
         if (c.type().equals("file")) {
@@ -433,8 +451,17 @@ public final class Backup {
         return false;
       }, (path, x) -> failed.add(new Failure(where(path), "directory not read in full: " + x.getMessage())));
       batch.flush();
+      if (metadataImage != null) {
+        metadata = metadataImage.finish(v.id(), v.fs());
+        skip("unchanged", metadataImage.bytesFromParent());
+      }
+    } finally {
+      if (metadataImage != null) {
+        metadataImage.close();
+        metadataImage = null;
+      }
     }
-    return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null);
+    return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null, metadata);
   }
 
   /** A path of the volume being backed up as a failure names it: the guest path, else VOLUME:PATH. */
@@ -639,7 +666,8 @@ public final class Backup {
     return new dev.pluck.fs.ReadOnlyChannel() {
       @Override
       public int read(ByteBuffer dst) throws IOException {
-        int n = in.position(position).read(dst);
+        MetadataImage m = metadataImage;
+        int n = m == null ? in.position(position).read(dst) : m.contentReads(() -> in.position(position).read(dst));
         if (n > 0) {
           position += n;
           dataRead.addAndGet(n);
@@ -758,7 +786,7 @@ public final class Backup {
         || parentVolume.blockSize() != repo.config().chunkSize())) {
       parentVolume = null;
     }
-    List<VolumeRange> dirty = dirty(v, parentVolume, List.of());  // an image is the volume's raw bytes: no journal replay
+    List<VolumeRange> dirty = dirty(v, parentVolume);  // an image is the volume's raw bytes: no journal replay
     BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume);
     skip("zero", out.zero());
     skip("unchanged", used - out.read());

@@ -2,9 +2,12 @@ package dev.pluck.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.pluck.engine.repo.Check;
 import dev.pluck.engine.repo.Config;
 import dev.pluck.engine.repo.LocalStorage;
+import dev.pluck.engine.repo.Prune;
 import dev.pluck.engine.repo.Repository;
+import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.testdata.Tools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -73,6 +76,27 @@ class ReadEfficiencyIT {
       System.err.printf("read efficiency: no change: server %d%n", server);
       assertThat(quiet.backup().bytesRead().get("data")).isZero();
       assertThat(server).as("an incremental after no writes: under 1 MiB per GiB").isLessThan(1L << 20);
+
+      // Metadata comes from the parent's image, not the source, where the bitmap says it is unchanged.
+      Snapshot.Metadata kept = repo.snapshot(quiet.backup().snapshot()).volumes().get(0).metadata();
+      assertThat(kept).as("the metadata a files backup of a chain keeps").isNotNull();
+      assertThat(kept.bytes()).isPositive();
+      System.err.printf("read efficiency: metadata kept %d, read: full %d, no change %d%n", kept.bytes(), metadata,
+          quiet.backup().bytesRead().get("metadata"));
+      assertThat(quiet.backup().bytesRead().get("metadata")).as("metadata read from the source after no writes (%d kept)", kept.bytes())
+          .isLessThan(metadata - kept.bytes() / 2);
+      assertThat(quiet.backup().warnings()).isEmpty();
+
+      // The kept metadata survives forget and prune of the snapshots before it (they are referenced).
+      for (VmBackup.Result r : List.of(full, r1)) {
+        repo.forget(r.backup().snapshot());
+      }
+      Prune.run(repo);
+      assertThat(Check.run(repo, true).problems()).isEmpty();
+      guest.write(guest.mount.resolve("sel/after-prune"), 1 << 20);
+      VmBackup.Result after = guest.backup(repo, "backup", Backup.Mode.FILES, "disk", List.of("/sel/**"));
+      assertThat(after.backup().warnings()).as("the parent's metadata image read whole").isEmpty();
+      assertThat(after.backup().files().get("new")).isEqualTo(1);
     }
   }
 

@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  * prune).
  */
 public final class LocalStorage implements Storage {
-  static final String TEMP_PREFIX = ".tmp-";
+  public static final String TEMP_PREFIX = ".tmp-";
 
   private final Path root;
 

@@ -42,22 +42,34 @@ final class References {
       }
       if (vol.blockMap() != null) {
         logical[0] += vol.size();
-        for (String c : vol.blockMap()) {
-          v.chunk(c, where + " block map");
+        blocks(repo, vol, where, descend, v);
+      }
+      if (vol.metadata() != null) {
+        for (String c : vol.metadata().ranges()) {
+          v.chunk(c, where + " metadata ranges");
         }
-        if (descend.test(vol.blockMap())) {
-          byte[] one = new byte[ChunkId.BYTES];
-          try (InputStream in = ChunkedStream.reader(repo, vol.blockMap())) {
-            for (long block = 0; in.readNBytes(one, 0, one.length) == one.length; block++) {
-              if (!Content.isHole(one, 0)) {
-                v.chunk(ChunkId.fromBytes(one, 0).hex(), where + " block " + block);
-              }
-            }
+        blocks(repo, vol.metadata().image(), where + " metadata", descend, v);
+      }
+    }
+    return logical[0];
+  }
+
+  /** A block map's chunks and, when {@code descend} accepts them, the blocks it names. */
+  private static void blocks(Repository repo, Snapshot.Volume vol, String where, Predicate<List<String>> descend, Visitor v)
+      throws IOException {
+    for (String c : vol.blockMap()) {
+      v.chunk(c, where + " block map");
+    }
+    if (descend.test(vol.blockMap())) {
+      byte[] one = new byte[ChunkId.BYTES];
+      try (InputStream in = ChunkedStream.reader(repo, vol.blockMap())) {
+        for (long block = 0; in.readNBytes(one, 0, one.length) == one.length; block++) {
+          if (!Content.isHole(one, 0)) {
+            v.chunk(ChunkId.fromBytes(one, 0).hex(), where + " block " + block);
           }
         }
       }
     }
-    return logical[0];
   }
 
   private static void visitAll(List<String> chunks, String where, Visitor v) throws IOException {

@@ -24,7 +24,24 @@ public record Snapshot(String id, int format, String time, String hostname, Sour
    * (blockMap: chunks of 32-byte chunk ids, one per block of {@code blockSize}, zeros for a hole).
    */
   public record Volume(String id, String fs, String mode, List<String> catalog, long entries, long bytes, long size, int blockSize,
-      List<String> blockMap) {}
+      List<String> blockMap, Metadata metadata) {
+    public Volume(String id, String fs, String mode, List<String> catalog, long entries, long bytes, long size, int blockSize,
+        List<String> blockMap) {
+      this(id, fs, mode, catalog, entries, bytes, size, blockSize, blockMap, null);
+    }
+
+    public Volume withMetadata(Metadata m) {
+      return new Volume(id, fs, mode, catalog, entries, bytes, size, blockSize, blockMap, m);
+    }
+  }
+
+  /**
+   * The filesystem metadata a files backup read, kept so that the next incremental reads only
+   * what its dirty bitmap says changed: {@code image} is a sparse block image of the volume
+   * (mode "blocks") whose bytes are valid only inside {@code ranges} (chunks of big-endian
+   * offset/length pairs, sorted, merged), which add up to {@code bytes}.
+   */
+  public record Metadata(Volume image, List<String> ranges, long bytes) {}
 
   public Snapshot withId(String newId) {
     return new Snapshot(newId, format, time, hostname, source, tags, complete, unreadable, parent, chain, bitmap, selection, chunkSize,
