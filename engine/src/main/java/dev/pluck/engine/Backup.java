@@ -99,6 +99,7 @@ public final class Backup {
   private final List<String> leftOut = new ArrayList<>();
   private final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
   private MetadataImage metadataImage;  // of the volume being walked, when metadata is kept
+  private BlockDevice volumeDevice;  // the volume being walked, for content read around its filesystem
   /** The guest's mount tree when globs match guest paths (FILES mode without --volume, a Linux root found). */
   private GuestMounts guest;
   /** Where the volume being backed up is mounted in the guest, when {@link #guest} is known. */
@@ -389,6 +390,7 @@ public final class Backup {
     Catalog.Writer catalog = new Catalog.Writer(repo);
     long[] bytes = {0};
     List<VolumeRange> bitmap = dirty(v, parentVolume);
+    volumeDevice = v.device();
     // Metadata is kept where a bitmap will tell the next backup what changed: a VM's chain.
     boolean keepMetadata = options.checkpoint() != null || options.dirtyContext() != null;
     metadataImage = keepMetadata ? MetadataImage.open(v.device(), repo, parentVolume, bitmap, w -> warnings.add("volume " + v.id() + ": " + w)) : null;
@@ -502,6 +504,7 @@ public final class Backup {
       return entry(e, null, null, null);
     }
     List<long[]> mapped;
+    List<FileExtent> extents;
     try {
       if (!options.includeSwap() && isSwapFile(fs, e)) {
         skip("swap", e.size());
@@ -511,7 +514,7 @@ public final class Backup {
         }
         return entry(e, List.of(), null, null).withAttributes(attributes);
       }
-      List<FileExtent> extents = fs.extents(e);
+      extents = fs.extents(e);
       mapped = Changes.mapped(extents);
       if (dirty != null) {
         CatalogEntry base = base(e, before, parentFiles);
@@ -532,14 +535,14 @@ public final class Backup {
             filesChanged++;
           }
           return entry(e, chunks, null, stretches);
-        }, () -> whole(fs, e, before, stretches));
+        }, () -> whole(fs, e, before, stretches, null));
         return null;
       }
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
       failed.add(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
-    return whole(fs, e, before, mapped);
+    return whole(fs, e, before, mapped, extents);
   }
 
   /**
@@ -563,10 +566,21 @@ public final class Backup {
     return covered == e.size() && fs.streams(e).isEmpty();
   }
 
-  /** A file read whole through its channel; null (and a failure noted) when it cannot be. */
-  private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped) throws IOException {
+  /**
+   * A file read whole; null (and a failure noted) when it cannot be. A file of more than one chunk
+   * whose bytes lie on the volume as they are ({@code extents}, when known) is read through the
+   * read planner a window at a time, many requests in flight; others through their channel.
+   */
+  private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents)
+      throws IOException {
     try {
-      List<String> chunks = Content.store(repo, counted(fs.open(e)));
+      boolean planned = extents != null && e.size() > repo.config().chunkSize() && !e.has(Entry.Attribute.ENCRYPTED)
+          && !e.has(Entry.Attribute.COMPRESSED) && !e.has(Entry.Attribute.REPARSE)
+          && PlannedFileChannel.usable(extents, e.size(), volumeDevice.size())
+          && extents.stream().noneMatch(x -> x.kind() == FileExtent.Kind.DATA
+              && Changes.touches(fs.replayedRanges(), x.volumeOffset(), x.length()));
+      List<String> chunks = Content.store(repo, planned ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet)
+          : counted(fs.open(e)));
       if (before == null) {
         filesNew++;
       } else {

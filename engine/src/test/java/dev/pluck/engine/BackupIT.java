@@ -158,6 +158,67 @@ class BackupIT {
     }
   }
 
+  /**
+   * Files larger than a chunk are read a window at a time through the read planner, many requests
+   * in flight: checked over nbdkit with a read delay (one request at a time before), with a
+   * fragmented file, a sparse one (holes never read) and contents equal to the kernel's.
+   */
+  @Test
+  void largeFilesAreReadManyRequestsAtATime(@TempDir Path dir) throws Exception {
+    Path image = dir.resolve("disk.img");
+    Path mnt = java.nio.file.Files.createDirectories(dir.resolve("mnt"));
+    dev.pluck.testdata.Tools.runOk("truncate", "-s", "160M", image.toString());
+    dev.pluck.testdata.Tools.runOk("mkfs.ext4", "-q", "-F", "-b", "4096", image.toString());
+    dev.pluck.testdata.Tools.runOk("mount", "-o", "loop", image.toString(), mnt.toString());
+    Map<String, String> expected = new LinkedHashMap<>();
+    try {
+      java.util.Random random = new java.util.Random(7);
+      byte[] big = new byte[40 << 20];
+      random.nextBytes(big);
+      java.nio.file.Files.write(mnt.resolve("big.bin"), big);
+      // Fragmented: two files written a block at a time, alternately.
+      try (var a = java.nio.channels.FileChannel.open(mnt.resolve("frag-a"), java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.WRITE); var b = java.nio.channels.FileChannel.open(mnt.resolve("frag-b"),
+          java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE)) {
+        byte[] block = new byte[64 << 10];
+        for (int i = 0; i < 96; i++) {
+          random.nextBytes(block);
+          a.write(ByteBuffer.wrap(block));
+          a.force(true);
+          random.nextBytes(block);
+          b.write(ByteBuffer.wrap(block));
+          b.force(true);
+        }
+      }
+      try (var sparse = java.nio.channels.FileChannel.open(mnt.resolve("sparse"), java.nio.file.StandardOpenOption.CREATE,
+          java.nio.file.StandardOpenOption.WRITE)) {
+        sparse.write(ByteBuffer.wrap(java.util.Arrays.copyOf(big, 3 << 20)), 0);
+        sparse.write(ByteBuffer.wrap(java.util.Arrays.copyOf(big, 1 << 20)), 60L << 20);
+      }
+      for (String name : List.of("big.bin", "frag-a", "frag-b", "sparse")) {
+        expected.put("/" + name, dev.pluck.testdata.Tools.runOk("sha256sum", mnt.resolve(name).toString()).stdout().split(" ")[0]);
+      }
+    } finally {
+      dev.pluck.testdata.Tools.runOk("umount", mnt.toString());
+    }
+    String filefrag = dev.pluck.testdata.Tools.runOk("debugfs", "-R", "stat /frag-a", image.toString()).stdout();
+    assertThat(filefrag).as("frag-a is in many extents").containsPattern("\\(\\d+-\\d+\\):\\d+-\\d+, \\(\\d+");
+    try (dev.pluck.testdata.Nbdkit server = dev.pluck.testdata.Nbdkit.start("--filter=delay", "file", "file=" + image, "rdelay=2ms");
+        Repository repo = repo(dir.resolve("repo")); Recording nbd = new Recording(dev.pluck.nbd.NbdBlockDevice.open(server.uri()))) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", nbd)), options(Backup.Mode.FILES, List.of(), List.of()));
+      assertThat(r.complete()).isTrue();
+      assertThat(nbd.mostInFlight.get()).as("requests in flight together while reading a large file").isGreaterThanOrEqualTo(4);
+      Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
+      Catalog.read(repo, repo.snapshot(r.snapshot()).volumes().get(0).catalog(), e -> catalog.put(e.path(), e));
+      for (Map.Entry<String, String> e : expected.entrySet()) {
+        CatalogEntry c = catalog.get(e.getKey());
+        assertThat(sha256(repo, c.chunks(), c.size())).as(e.getKey()).isEqualTo(e.getValue());
+      }
+      long dataBytes = (40L << 20) + 2 * (96L * (64 << 10)) + (4L << 20);
+      assertThat(r.bytesRead().get("data")).as("file bytes read: the sparse file's hole is not").isBetween(dataBytes, dataBytes + (1L << 20));
+    }
+  }
+
   /** Volume images: the allocated bytes back exactly, free space never read, swap its header page only. */
   @Test
   void volumeImagesHoldTheAllocatedBytes(@TempDir Path dir) throws Exception {
