@@ -674,10 +674,28 @@ public final class NtfsFileSystem implements FileSystem {
       throw new FileSystemException("NTFS record " + entry.inode() + " (" + entry.path() + ") is EFS-encrypted; pluck does not decrypt");
     }
     AttributeRecord reparse = f.first(AttributeRecord.REPARSE_POINT, "");
-    if (name.isEmpty() && reparse != null && ReparsePoint.parse(value(reparse, "record " + f.number()), "record " + f.number()).tag()
-        == ReparsePoint.IO_REPARSE_TAG_WOF) {
-      throw new FileSystemException("NTFS record " + entry.inode() + " (" + entry.path()
-          + ") is WOF-compressed (its data is in the WofCompressedData stream); pluck does not decompress it yet");
+    if (name.isEmpty() && reparse != null) {
+      byte[] data = value(reparse, "record " + f.number());
+      if (ReparsePoint.parse(data, "record " + f.number()).tag() == ReparsePoint.IO_REPARSE_TAG_WOF) {
+        String where = "NTFS record " + entry.inode() + " (" + entry.path() + ")";
+        WofCompressedData.Info info = WofCompressedData.parse(data, where);
+        DataStream wof = stream(f, AttributeRecord.DATA, WofCompressedData.STREAM);
+        if (wof == null && info.provider() == WofCompressedData.PROVIDER_FILE) {
+          throw new NtfsCorruptException("WOF-compressed file", "record " + f.number(), "no " + WofCompressedData.STREAM + " stream");
+        }
+        String streamWhere = "record " + f.number() + " stream " + WofCompressedData.STREAM;
+        return WofCompressedData.open(info, s.size(), new WofCompressedData.Source() {
+          @Override
+          public long size() {
+            return wof.size();
+          }
+
+          @Override
+          public byte[] read(long offset, int length) throws IOException {
+            return NtfsFileSystem.this.read(wof, offset, length, streamWhere);
+          }
+        }, where);
+      }
     }
     return new StreamChannel(s, "record " + f.number() + (name.isEmpty() ? "" : " stream " + name));
   }

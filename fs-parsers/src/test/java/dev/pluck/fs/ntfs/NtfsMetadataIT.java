@@ -141,6 +141,129 @@ class NtfsMetadataIT {
     }
   }
 
+  /**
+   * WOF-compressed files as Windows leaves them (a WOF reparse point, an unnamed $DATA that is all
+   * hole, the chunks in WofCompressedData), the chunks made by wimlib, an independent XPRESS
+   * compressor whose WIM resources have WOF's layout: read back as the original bytes for the
+   * three XPRESS chunk sizes; LZX, a WIM-backed file and a damaged chunk are clear errors.
+   */
+  @Test
+  void wofCompressedFilesAreDecompressed(@TempDir Path tmp) throws Exception {
+    java.util.Random random = new java.util.Random(11);
+    String[] words = {"alpha", "volume", "backup", "chunk", "huffman", "window", "ntfs", "wof"};
+    StringBuilder text = new StringBuilder();
+    while (text.length() < 150_000) {
+      text.append(words[random.nextInt(words.length)]).append(random.nextInt(10) == 0 ? "\n" : " ");
+    }
+    byte[] noise = new byte[20_000];
+    random.nextBytes(noise);
+    // Text (compressible chunks), then noise (chunks stored as they are), then text; not a whole number of chunks.
+    java.io.ByteArrayOutputStream original = new java.io.ByteArrayOutputStream();
+    original.write(text.substring(0, 70_000).getBytes());
+    original.write(noise);
+    original.write(text.substring(70_000, 123_457).getBytes());
+    byte[] content = original.toByteArray();
+    Path src = Files.createDirectories(tmp.resolve("src"));
+    Files.write(src.resolve("f"), content);
+    Map<String, byte[]> blobs = new java.util.LinkedHashMap<>();
+    Map<String, Integer> algorithms = Map.of("xpress4k", WofCompressedData.XPRESS4K, "xpress8k", WofCompressedData.XPRESS8K,
+        "xpress16k", WofCompressedData.XPRESS16K, "lzx", WofCompressedData.LZX);
+    for (String name : List.of("xpress4k", "xpress8k", "xpress16k", "lzx")) {
+      Path wim = tmp.resolve(name + ".wim");
+      boolean lzx = name.equals("lzx");
+      Tools.runOk("wimlib-imagex", "capture", src.toString(), wim.toString(), "--compress=" + (lzx ? "LZX" : "XPRESS"),
+          "--chunk-size=" + (lzx ? 32768 : Integer.parseInt(name.substring(6, name.length() - 1)) * 1024));
+      blobs.put(name, wimBlob(Files.readAllBytes(wim), content.length));
+    }
+    Path image = tmp.resolve("wof.img");
+    Path mnt = Files.createDirectories(tmp.resolve("mnt"));
+    Tools.runOk("truncate", "-s", "16M", image.toString());
+    Tools.runOk("mkntfs", "-F", "-q", "-Q", image.toString());
+    Tools.runOk("ntfs-3g", "-o", "streams_interface=xattr", image.toString(), mnt.toString());
+    try {
+      for (Map.Entry<String, byte[]> b : blobs.entrySet()) {
+        wofFile(mnt.resolve(b.getKey()), content.length, b.getValue(), WofCompressedData.PROVIDER_FILE, algorithms.get(b.getKey()));
+      }
+      byte[] damaged = blobs.get("xpress4k").clone();
+      damaged[damaged.length - 300] ^= 0x5A;
+      damaged[damaged.length - 299] ^= 0x3C;
+      wofFile(mnt.resolve("damaged"), content.length, damaged, WofCompressedData.PROVIDER_FILE, WofCompressedData.XPRESS4K);
+      wofFile(mnt.resolve("wim-backed"), content.length, new byte[0], WofCompressedData.PROVIDER_WIM, 0);
+    } finally {
+      Tools.runOk("umount", mnt.toString());
+    }
+    try (BlockDevice img = FileBlockDevice.open(image)) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      assertThat(Sleuthkit.istat(image, 0, fs.lookup("/xpress8k").orElseThrow().inode()))
+          .as("The Sleuth Kit sees the reparse point and the stream").contains("$REPARSE_POINT").contains(WofCompressedData.STREAM);
+      for (String name : List.of("xpress4k", "xpress8k", "xpress16k")) {
+        Entry file = fs.lookup("/" + name).orElseThrow();
+        assertThat(file.size()).isEqualTo(content.length);
+        assertThat(file.has(Entry.Attribute.REPARSE)).isTrue();
+        assertThat(fs.extents(file)).as("the unnamed $DATA is all hole").allMatch(x -> x.kind() == FileExtent.Kind.HOLE);
+        byte[] read = new byte[content.length];
+        try (var ch = fs.open(file)) {
+          java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(read);
+          while (b.hasRemaining() && ch.read(b) > 0) {
+            // all of it
+          }
+          assertThat(ch.read(java.nio.ByteBuffer.allocate(1))).isEqualTo(-1);
+        }
+        assertThat(read).as("%s decompressed", name).isEqualTo(content);
+      }
+      assertThatThrownBy(() -> fs.open(fs.lookup("/lzx").orElseThrow())).hasMessageContaining("LZX");
+      assertThatThrownBy(() -> fs.open(fs.lookup("/wim-backed").orElseThrow())).hasMessageContaining("WIM");
+      assertThatThrownBy(() -> {
+        try (var ch = fs.open(fs.lookup("/damaged").orElseThrow())) {
+          java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(content.length);
+          while (b.hasRemaining() && ch.read(b) > 0) {
+            // until the damage
+          }
+          assertThat(b.array()).isNotEqualTo(content);  // if no error, at least not silently right by chance
+          throw new NtfsCorruptException("test", "damaged", "decoded without an error");
+        }
+      }).isInstanceOf(NtfsCorruptException.class);
+    }
+  }
+
+  /** Writes a WOF-compressed file through ntfs-3g: its size as a hole, the compressed stream, then the reparse point. */
+  private static void wofFile(Path file, long size, byte[] compressed, int provider, int algorithm) throws Exception {
+    Files.write(file, new byte[0]);
+    Tools.runOk("truncate", "-s", Long.toString(size), file.toString());
+    if (compressed.length > 0) {
+      Path value = file.resolveSibling(file.getFileName() + ".blob");
+      Files.write(value, compressed);
+      Tools.runOk("sh", "-c", "setfattr -n user." + WofCompressedData.STREAM + " -v 0x$(xxd -p " + value + " | tr -d '\\n') " + file);
+      Files.delete(value);
+    }
+    java.nio.ByteBuffer r = java.nio.ByteBuffer.allocate(WofCompressedData.REPARSE_LENGTH).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    r.putInt((int) ReparsePoint.IO_REPARSE_TAG_WOF).putShort((short) (WofCompressedData.REPARSE_LENGTH - 8)).putShort((short) 0);
+    r.putInt(1).putInt(provider).putInt(1).putInt(algorithm).putInt(0);
+    Tools.runOk("setfattr", "-h", "-n", "system.ntfs_reparse_data", "-v", "0x" + HexFormat.of().formatHex(r.array()), file.toString());
+  }
+
+  /**
+   * The stored resource of the one file blob of {@code size} bytes in a WIM: the blob table's
+   * entries (50 bytes: a 24-byte resource header of 7-byte stored size, flags, offset and size,
+   * then part number, reference count and SHA-1), found through the header's resource header at 0x30.
+   */
+  private static byte[] wimBlob(byte[] wim, long size) {
+    java.nio.ByteBuffer w = java.nio.ByteBuffer.wrap(wim).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    long tableOffset = w.getLong(0x30 + 8);
+    long tableSize = w.getLong(0x30 + 16);
+    for (long at = tableOffset; at + 50 <= tableOffset + tableSize; at += 50) {
+      long stored = w.getLong((int) at) & 0x00FFFFFFFFFFFFFFL;
+      int flags = wim[(int) at + 7] & 0xFF;
+      long offset = w.getLong((int) at + 8);
+      long original = w.getLong((int) at + 16);
+      if (original == size && (flags & 0x02) == 0) {
+        assertThat(flags & 0x04).as("the blob is compressed").isNotZero();
+        return java.util.Arrays.copyOfRange(wim, (int) offset, (int) (offset + stored));
+      }
+    }
+    throw new AssertionError("no blob of " + size + " bytes in the WIM");
+  }
+
   /** The test image really has them: a file spread by $ATTRIBUTE_LIST, an MFT in many pieces. */
   @Test
   void attributeListAndFragmentedMftAreReadRight() throws Exception {
