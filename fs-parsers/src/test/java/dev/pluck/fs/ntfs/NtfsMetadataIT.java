@@ -201,6 +201,8 @@ class NtfsMetadataIT {
         assertThat(file.size()).isEqualTo(content.length);
         assertThat(file.has(Entry.Attribute.REPARSE)).isTrue();
         assertThat(fs.extents(file)).as("the unnamed $DATA is all hole").allMatch(x -> x.kind() == FileExtent.Kind.HOLE);
+        assertThat(fs.streams(file)).as("the compressed stream, kept as it is").extracting(s -> s.name())
+            .contains(WofCompressedData.STREAM);
         byte[] read = new byte[content.length];
         try (var ch = fs.open(file)) {
           java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(read);
