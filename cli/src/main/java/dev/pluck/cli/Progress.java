@@ -15,7 +15,7 @@ final class Progress implements AutoCloseable {
     this.err = System.err;
     this.label = label;
     this.total = total;
-    this.enabled = System.console() != null && !"dumb".equals(System.getenv("TERM"));
+    this.enabled = enabled();
   }
 
   synchronized void update(long done) {
@@ -36,8 +36,28 @@ final class Progress implements AutoCloseable {
     err.flush();
   }
 
+  /**
+   * Whether to draw: stderr is a terminal that is not dumb. The launcher tells, as {@code
+   * -Dpluck.stderr.tty}; without it, the JDK can only say whether stdin and stdout are terminals.
+   */
+  static boolean enabled() {
+    String told = System.getProperty("pluck.stderr.tty");
+    if (told != null) {
+      return Boolean.parseBoolean(told);
+    }
+    return System.console() != null && !"dumb".equals(System.getenv("TERM"));
+  }
+
   /** A line without a total: what was done so far and the rate ({@code text} says the rest). */
   synchronized void status(long done, String text) {
+    status(done, -1, text);
+  }
+
+  /**
+   * What was done so far and the rate; with {@code expected} (about what will be done at the end,
+   * -1 when unknown) also that and the time left at the rate so far.
+   */
+  synchronized void status(long done, long expected, String text) {
     if (!enabled) {
       return;
     }
@@ -47,8 +67,23 @@ final class Progress implements AutoCloseable {
     }
     lastDraw = now;
     double seconds = Math.max(1e-9, (now - start) / 1e9);
-    err.printf("\r%s %s read, %.1f MiB/s, %s\033[K", label, RepoCommands.human(done), done / seconds / (1 << 20), text);
+    double rate = done / seconds;
+    String amount = RepoCommands.human(done) + (expected > done ? " of ~" + RepoCommands.human(expected) : "");
+    String eta = expected > done && rate > 0 ? ", ETA " + duration((expected - done) / rate) : "";
+    err.printf("\r%s %s read, %.1f MiB/s%s, %s\033[K", label, amount, rate / (1 << 20), eta, text);
     err.flush();
+  }
+
+  /** "42s", "3m05s", "2h07m". */
+  static String duration(double seconds) {
+    long s = Math.round(seconds);
+    if (s < 60) {
+      return s + "s";
+    }
+    if (s < 3600) {
+      return String.format("%dm%02ds", s / 60, s % 60);
+    }
+    return String.format("%dh%02dm", s / 3600, (s % 3600) / 60);
   }
 
   @Override

@@ -61,7 +61,19 @@ final class SelectionOptions {
         throw new ParameterException(spec.commandLine(), "--limit-read must be positive: " + limitRead);
       }
     }
-    return new Backup.Reading(limit, (bytes, files, done) -> progress.status(bytes, files + " files"));
+    return new Backup.Reading(limit, new Backup.Progress() {
+      private volatile long expected = -1;
+
+      @Override
+      public void expect(long bytesReadAtEnd) {
+        expected = bytesReadAtEnd;
+      }
+
+      @Override
+      public void update(long bytes, long files, boolean done) {
+        progress.status(bytes, expected, files + " files");
+      }
+    });
   }
 
   /** The engine's options for this selection; {@code parent} as {@link Backup.Options#parent()}. */

@@ -100,6 +100,9 @@ public final class Backup {
   private final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
   private MetadataImage metadataImage;  // of the volume being walked, when metadata is kept
   private BlockDevice volumeDevice;  // the volume being walked, for content read around its filesystem
+  private volatile long volumeStartRead;  // bytes read when the current volume began
+  private volatile long volumeEstimate = -1;  // about how many bytes the current volume will read, or -1
+  private volatile boolean lastVolume;  // the current volume is the last one to read
   /** The guest's mount tree when globs match guest paths (FILES mode without --volume, a Linux root found). */
   private GuestMounts guest;
   /** Where the volume being backed up is mounted in the guest, when {@link #guest} is known. */
@@ -124,6 +127,12 @@ public final class Backup {
   public interface Progress {
     /** {@code bytesRead} from the sources so far, {@code files} stored or carried over so far; {@code done} at the end. */
     void update(long bytesRead, long files, boolean done);
+
+    /**
+     * About how many bytes will have been read when the backup ends, once that can be told (the
+     * last volume has begun and its reads can be foreseen), else -1; told before each update.
+     */
+    default void expect(long bytesReadAtEnd) {}
   }
 
   private final Reading reading;
@@ -171,7 +180,19 @@ public final class Backup {
   }
 
   private void report() {
+    long estimate = volumeEstimate;
+    reading.progress().expect(lastVolume && estimate >= 0 ? volumeStartRead + estimate : -1);
     reading.progress().update(totalRead(), filesNew + filesChanged + filesUnchanged, false);
+  }
+
+  /** Notes that a volume's reads begin and about how many bytes they will be (-1: cannot be foreseen). */
+  private void foresee(long bytes) {
+    volumeStartRead = totalRead();
+    volumeEstimate = bytes;
+  }
+
+  private static long total(List<VolumeRange> ranges) {
+    return ranges.stream().mapToLong(VolumeRange::length).sum();
   }
 
   private long totalRead() {
@@ -208,7 +229,10 @@ public final class Backup {
     if (options.mode() == Mode.FILES && options.volumes().isEmpty()) {
       guest = GuestMounts.find(tree).orElse(null);
     }
-    for (Volume v : selected()) {
+    List<Volume> chosen = selected();
+    for (int i = 0; i < chosen.size(); i++) {
+      Volume v = chosen.get(i);
+      lastVolume = i == chosen.size() - 1 && options.mode() != Mode.DISK;
       Snapshot.Volume parentVolume = parent == null ? null
           : parent.volumes().stream().filter(p -> p.id().equals(v.id())).findFirst().orElse(null);
       mountpoint = guest == null ? null : guest.mountpoint(v.id()).orElseThrow();
@@ -217,6 +241,7 @@ public final class Backup {
     }
     if (options.mode() == Mode.DISK) {
       for (int i = 0; i < disks.size(); i++) {
+        lastVolume = i == disks.size() - 1;
         String id = layoutId(i);
         Snapshot.Volume parentVolume = parent == null ? null
             : parent.volumes().stream().filter(p -> p.id().equals(id)).findFirst().orElse(null);
@@ -399,6 +424,7 @@ public final class Backup {
     Snapshot.Metadata metadata = null;
     try (FileSystem fs = FileSystems.open(through, new OpenOptions(false, w -> warnings.add("volume " + v.id() + ": " + w)))) {
       List<VolumeRange> dirty = withReplayed(bitmap, fs.replayedRanges());
+      foresee(filesEstimate(fs, dirty, parentVolume != null, include.isEmpty() && exclude.isEmpty()));
       FileBatch batch = new FileBatch(repo, v.device(), c -> {
         catalog.add(c);
         if (c.type().equals("file")) {
@@ -464,6 +490,21 @@ public final class Backup {
       }
     }
     return new Snapshot.Volume(v.id(), v.fs(), "files", catalog.finish(), catalog.entries(), bytes[0], v.size(), 0, null, metadata);
+  }
+
+  /**
+   * About how many bytes a files backup of a volume reads: with a bitmap, the bytes it marks (at
+   * most the used ones); a full backup of everything, the used bytes as the superblock counts them
+   * (ext2/3/4: NTFS would need its $Bitmap read); else (selected folders, a parent without a
+   * bitmap) it cannot be foreseen: -1.
+   */
+  private static long filesEstimate(FileSystem fs, List<VolumeRange> dirty, boolean parent, boolean everything) {
+    boolean superblockCounts = fs instanceof dev.pluck.fs.ext4.Ext4FileSystem;
+    long used = superblockCounts ? fs.info().totalBytes() - fs.info().freeBytes() : -1;
+    if (dirty != null) {
+      return used >= 0 ? Math.min(used, total(dirty)) : total(dirty);
+    }
+    return everything && !parent ? used : -1;
   }
 
   /** A path of the volume being backed up as a failure names it: the guest path, else VOLUME:PATH. */
@@ -770,6 +811,7 @@ public final class Backup {
     }
     List<VolumeRange> dirty = options.dirtyContext() != null && parentVolume != null ? dirtyRanges(disk) : null;
     long wanted = rest.stream().mapToLong(VolumeRange::length).sum();
+    foresee(dirty == null ? wanted : total(VolumeRange.intersect(rest, dirty)));
     BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
     skip("zero", out.zero());
     skip("unchanged", wanted - out.read());
@@ -801,6 +843,7 @@ public final class Backup {
       parentVolume = null;
     }
     List<VolumeRange> dirty = dirty(v, parentVolume);  // an image is the volume's raw bytes: no journal replay
+    foresee(total(dirty == null ? ranges : VolumeRange.intersect(ranges, dirty)));
     BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume);
     skip("zero", out.zero());
     skip("unchanged", used - out.read());

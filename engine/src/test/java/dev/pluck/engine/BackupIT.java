@@ -323,8 +323,19 @@ class BackupIT {
     List<long[]> updates = java.util.Collections.synchronizedList(new ArrayList<>());
     try (Repository repo = repo(dir); BlockDevice img = FileBlockDevice.open(disk.image())) {
       long start = System.nanoTime();
+      long[] expected = {-1};
       Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options(Backup.Mode.FILES, List.of("vg0/home"), List.of()),
-          new Backup.Reading(limit, (bytes, files, done) -> updates.add(new long[] {bytes, files, done ? 1 : 0})));
+          new Backup.Reading(limit, new Backup.Progress() {
+            @Override
+            public void update(long bytes, long files, boolean done) {
+              updates.add(new long[] {bytes, files, done ? 1 : 0});
+            }
+
+            @Override
+            public void expect(long bytesReadAtEnd) {
+              expected[0] = Math.max(expected[0], bytesReadAtEnd);
+            }
+          }));
       double seconds = (System.nanoTime() - start) / 1e9;
       long read = r.bytesRead().get("data") + r.bytesRead().get("metadata");
       assertThat(read).isGreaterThan(20L << 20);
@@ -334,6 +345,8 @@ class BackupIT {
       assertThat(last[0]).isEqualTo(read);
       assertThat(last[1]).isEqualTo(r.files().get("new"));
       assertThat(updates.size()).as("updates while it ran").isGreaterThan(2);
+      System.err.printf("progress: expected %d, read %d%n", expected[0], read);
+      assertThat(expected[0]).as("what the whole volume's used bytes foretold (read %d)", read).isBetween(read * 8 / 10, read * 13 / 10);
     }
   }
 }
