@@ -53,12 +53,12 @@ final class RepoCommands {
   }
 
   @Command(name = "init", mixinStandardHelpOptions = true, description = {"Create a repository.", "",
-      "Example: pluck init --repo /srv/backups --compression zstd:3"})
+      "Example: pluck init --repo /srv/backups --compression zstd:6"})
   static final class Init implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin RepoOption repo = new RepoOption();
 
-    @Option(names = "--compression", defaultValue = "zstd:3", paramLabel = "CODEC[:LEVEL]",
+    @Option(names = "--compression", defaultValue = "zstd:2", paramLabel = "CODEC[:LEVEL]",
         description = "zstd[:1-22], lz4, xz[:0-9] or none (default ${DEFAULT-VALUE}).")
     String compression;
 
