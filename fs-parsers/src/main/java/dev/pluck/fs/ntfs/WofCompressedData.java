@@ -90,9 +90,6 @@ final class WofCompressedData {
       throw new FileSystemException(where + " is WOF-backed by a WIM file outside the volume (provider " + info.provider()
           + "): its data is not on this volume");
     }
-    if (info.algorithm() == LZX) {
-      throw new FileSystemException(where + " is WOF-compressed with LZX, which pluck does not decompress yet (XPRESS it does)");
-    }
     if (info.chunkSize() == 0) {
       throw new NtfsCorruptException("WOF reparse data", where, "unknown compression algorithm " + info.algorithm());
     }
@@ -177,6 +174,8 @@ final class WofCompressedData {
       byte[] stored = compressed.read(tableBytes + from, (int) (to - from));
       if (stored.length == whole) {
         System.arraycopy(stored, 0, current, 0, whole);  // stored as it is: compressing did not help
+      } else if (info.algorithm() == LZX) {
+        Lzx.decompress(stored, 0, stored.length, current, whole, where + " chunk " + index);
       } else {
         XpressHuffman.decompress(stored, 0, stored.length, current, whole, where + " chunk " + index);
       }

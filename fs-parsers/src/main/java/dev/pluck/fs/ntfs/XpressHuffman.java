@@ -30,7 +30,7 @@ final class XpressHuffman {
       if (end - pos < TABLE_BYTES) {
         throw corrupt(where, "input ends at byte " + (pos - from) + " before the Huffman table of output byte " + done);
       }
-      Code code = Code.of(in, pos, where);
+      CanonicalCode code = code(in, pos, where);
       pos += TABLE_BYTES;
       int blockEnd = Math.min(outLength, done + BLOCK);
       // The bit reader: up to 32 bits in 'bits', 'count' of them valid at the top.
@@ -125,61 +125,13 @@ final class XpressHuffman {
     return new NtfsCorruptException("XPRESS Huffman data", where, why);
   }
 
-  /** A canonical Huffman code from four-bit lengths, decoded by code length. */
-  private static final class Code {
-    private final byte[] lengths = new byte[SYMBOLS];
-    private final int[] firstCode = new int[MAX_CODE_LENGTH + 1];
-    private final int[] firstIndex = new int[MAX_CODE_LENGTH + 1];
-    private final int[] count = new int[MAX_CODE_LENGTH + 1];
-    private final short[] sorted = new short[SYMBOLS];
-
-    static Code of(byte[] in, int at, String where) throws NtfsCorruptException {
-      Code c = new Code();
-      for (int i = 0; i < TABLE_BYTES; i++) {
-        c.lengths[2 * i] = (byte) (in[at + i] & 0x0F);
-        c.lengths[2 * i + 1] = (byte) ((in[at + i] >>> 4) & 0x0F);
-      }
-      for (int s = 0; s < SYMBOLS; s++) {
-        c.count[c.lengths[s]]++;
-      }
-      c.count[0] = 0;
-      long left = 1;  // Kraft: codes left at each length
-      int code = 0;
-      int index = 0;
-      for (int len = 1; len <= MAX_CODE_LENGTH; len++) {
-        left = (left << 1) - c.count[len];
-        if (left < 0) {
-          throw corrupt(where, "the Huffman code lengths are over-subscribed at length " + len);
-        }
-        code = (code + (len == 1 ? 0 : c.count[len - 1])) << (len == 1 ? 0 : 1);
-        c.firstCode[len] = code;
-        c.firstIndex[len] = index;
-        index += c.count[len];
-      }
-      int[] next = c.firstIndex.clone();
-      for (int s = 0; s < SYMBOLS; s++) {
-        int len = c.lengths[s];
-        if (len > 0) {
-          c.sorted[next[len]++] = (short) s;
-        }
-      }
-      return c;
+  /** The block's code from its table of four-bit lengths, the even symbol in the low nibble. */
+  private static CanonicalCode code(byte[] in, int at, String where) throws NtfsCorruptException {
+    byte[] lengths = new byte[SYMBOLS];
+    for (int i = 0; i < TABLE_BYTES; i++) {
+      lengths[2 * i] = (byte) (in[at + i] & 0x0F);
+      lengths[2 * i + 1] = (byte) ((in[at + i] >>> 4) & 0x0F);
     }
-
-    int length(int symbol) {
-      return lengths[symbol];
-    }
-
-    /** The symbol whose code starts {@code peek} (15 bits), or -1. */
-    int decode(int peek) {
-      for (int len = 1; len <= MAX_CODE_LENGTH; len++) {
-        int code = peek >>> (MAX_CODE_LENGTH - len);
-        int i = code - firstCode[len];
-        if (i >= 0 && i < count[len]) {
-          return sorted[firstIndex[len] + i];
-        }
-      }
-      return -1;
-    }
+    return new CanonicalCode(lengths, MAX_CODE_LENGTH, "XPRESS Huffman data", where);
   }
 }
