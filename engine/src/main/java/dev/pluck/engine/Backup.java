@@ -149,7 +149,7 @@ public final class Backup {
       counted.add(new VolumeTree.Disk(d.name(), c));
     }
     this.tree = VolumeTree.probe(counted);
-    for (String k : List.of("swap", "free", "zero", "unchanged", "excluded")) {
+    for (String k : List.of("swap", "free", "zero", "unchanged", "excluded", "encrypted")) {
       skipped.put(k, 0L);
     }
   }
@@ -554,6 +554,12 @@ public final class Backup {
           attributes.add("swap");
         }
         return entry(e, List.of(), null, null).withAttributes(attributes);
+      }
+      if (e.has(Entry.Attribute.ENCRYPTED)) {
+        // Without the keys the content cannot be read as the guest sees it: keep the entry, say so.
+        skip("encrypted", e.size());
+        warnings.add(where(e.path()) + ": encrypted (NTFS EFS or ext4 fscrypt): its metadata is kept, not its content");
+        return entry(e, null, null, null);
       }
       extents = fs.extents(e);
       mapped = Changes.mapped(extents);

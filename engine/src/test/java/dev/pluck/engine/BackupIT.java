@@ -219,6 +219,55 @@ class BackupIT {
     }
   }
 
+  /**
+   * EFS-encrypted files as ntfs-3g's efs_raw restores them (raw ciphertext with its padding
+   * length, then the $EFS attribute through system.ntfs_efsinfo): the reader lists them as
+   * encrypted with their plain size and refuses to read them by name; a backup keeps their entry
+   * without content, says so, and is complete.
+   */
+  @Test
+  void efsEncryptedFilesAreKeptWithoutTheirContent(@TempDir Path dir) throws Exception {
+    Path image = dir.resolve("efs.img");
+    Path mnt = java.nio.file.Files.createDirectories(dir.resolve("mnt"));
+    dev.pluck.testdata.Tools.runOk("truncate", "-s", "16M", image.toString());
+    dev.pluck.testdata.Tools.runOk("mkntfs", "-F", "-q", "-Q", image.toString());
+    dev.pluck.testdata.Tools.runOk("ntfs-3g", "-o", "efs_raw", image.toString(), mnt.toString());
+    try {
+      byte[] raw = new byte[1026];  // 1,024 bytes of "ciphertext", then 24 bytes of padding in the last block
+      new java.util.Random(3).nextBytes(raw);
+      raw[1024] = 24;
+      raw[1025] = 0;
+      java.nio.file.Files.write(mnt.resolve("secret.doc"), raw);
+      byte[] efs = new byte[256];  // an $EFS attribute: its length first, which ntfs-3g checks
+      java.nio.ByteBuffer.wrap(efs).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(efs.length).putInt(0).putInt(2);
+      dev.pluck.testdata.Tools.runOk("setfattr", "-n", "system.ntfs_efsinfo", "-v", "0x" + HexFormat.of().formatHex(efs),
+          mnt.resolve("secret.doc").toString());
+      java.nio.file.Files.writeString(mnt.resolve("plain.txt"), "plain");
+    } finally {
+      dev.pluck.testdata.Tools.runOk("umount", mnt.toString());
+    }
+    try (BlockDevice img = FileBlockDevice.open(image); FileSystem fs = FileSystems.open(probe(img).find("disk").orElseThrow())) {
+      dev.pluck.fs.Entry secret = fs.lookup("/secret.doc").orElseThrow();
+      assertThat(secret.has(dev.pluck.fs.Entry.Attribute.ENCRYPTED)).isTrue();
+      assertThat(secret.size()).as("the plain size: raw less padding").isEqualTo(1000);
+      assertThat(dev.pluck.testdata.Sleuthkit.istat(image, 0, secret.inode())).as("The Sleuth Kit sees the $EFS stream")
+          .contains("$LOGGED_UTILITY_STREAM");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> fs.open(secret)).hasMessageContaining("EFS-encrypted");
+    }
+    try (Repository repo = repo(dir.resolve("repo")); BlockDevice img = FileBlockDevice.open(image)) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options(Backup.Mode.FILES, List.of(), List.of()));
+      assertThat(r.complete()).isTrue();
+      assertThat(r.bytesSkipped().get("encrypted")).isEqualTo(1000);
+      assertThat(r.warnings()).anyMatch(w -> w.contains("/secret.doc") && w.contains("encrypted"));
+      Map<String, CatalogEntry> catalog = new LinkedHashMap<>();
+      Catalog.read(repo, repo.snapshot(r.snapshot()).volumes().get(0).catalog(), e -> catalog.put(e.path(), e));
+      assertThat(catalog.get("/secret.doc").chunks()).as("no content").isNull();
+      assertThat(catalog.get("/secret.doc").attributes()).contains("encrypted");
+      assertThat(sha256(repo, catalog.get("/plain.txt").chunks(), 5)).isEqualTo(
+          HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest("plain".getBytes())));
+    }
+  }
+
   /** Volume images: the allocated bytes back exactly, free space never read, swap its header page only. */
   @Test
   void volumeImagesHoldTheAllocatedBytes(@TempDir Path dir) throws Exception {
