@@ -53,7 +53,11 @@ public final class Pluck implements Runnable {
     return cmd;
   }
 
+  /** Whether commands write to the process's own stdout (set by {@link #main}; tests capture a writer instead). */
+  static volatile boolean processStdout;
+
   public static void main(String[] args) {
+    processStdout = true;
     System.exit(commandLine().execute(args));
   }
 

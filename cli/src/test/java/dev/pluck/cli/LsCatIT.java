@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.pluck.testdata.OracleEntry;
 import dev.pluck.testdata.TestDisk;
 import dev.pluck.testdata.TestDisks;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
@@ -39,6 +40,22 @@ class LsCatIT {
         assertThat(n.get("target").asText()).isEqualTo(o.target());
       }
     }
+  }
+
+  /** As a process, the JSON listing goes to stdout as UTF-8 bytes: the same bytes as through a writer, names beyond the BMP included. */
+  @Test
+  void processListingEqualsTheInProcessOne() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    CliRun r = CliRun.of("ls", disk.image().toString(), "--volume", "disk", "-R", "--json", "--streams");
+    assertThat(r.exit()).as(r.err()).isZero();
+    Process p = new ProcessBuilder("java", "-Dpluck.home=" + Path.of("..").toAbsolutePath().normalize(), "-jar",
+        Path.of("target/pluck.jar").toAbsolutePath().toString(), "ls", disk.image().toString(), "--volume", "disk", "-R", "--json",
+        "--streams").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).isZero();
+    assertThat(out.lines().count()).isGreaterThan(100);
+    assertThat(out).isEqualTo(r.out());
+    assertThat(out).as("a name beyond the BMP, as itself").containsPattern("[\\x{10000}-\\x{10FFFF}]");
   }
 
   @Test
