@@ -343,6 +343,44 @@ class NtfsMetadataIT {
     throw new AssertionError("no blob of " + size + " bytes in the WIM");
   }
 
+  /** A volume marked dirty (as ntfsinfo reads it) is a warning: its $LogFile is not replayed. */
+  @Test
+  void dirtyVolumeIsReported(@TempDir Path tmp) throws Exception {
+    Path image = tmp.resolve("dirty.img");
+    Tools.runOk("truncate", "-s", "16M", image.toString());
+    Tools.runOk("mkntfs", "-F", "-q", "-Q", image.toString());
+    List<String> clean = new ArrayList<>();
+    long record;
+    long mirror;
+    try (BlockDevice img = FileBlockDevice.open(image)) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img, new OpenOptions(false, clean::add));
+      record = fs.recordOffset(NtfsFileSystem.VOLUME);
+      BootSector boot = fs.bootSector();
+      mirror = boot.mftMirrCluster() * boot.clusterSize() + NtfsFileSystem.VOLUME * boot.mftRecordSize();
+    }
+    assertThat(clean).noneMatch(w -> w.contains("dirty"));
+    // Set VOLUME_IS_DIRTY in $Volume's $VOLUME_INFORMATION, in place in record 3.
+    byte[] r = new byte[1024];
+    try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.READ,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      ch.read(java.nio.ByteBuffer.wrap(r), record);
+      int at = dev.pluck.fs.LittleEndian.u16(r, 0x14);
+      while (dev.pluck.fs.LittleEndian.u32(r, at) != 0x70) {
+        at += (int) dev.pluck.fs.LittleEndian.u32(r, at + 4);
+      }
+      int flags = at + dev.pluck.fs.LittleEndian.u16(r, at + 0x14) + 10;
+      for (long copy : new long[] {record, mirror}) {  // and in $MFTMirr, which ntfs-3g compares
+        ch.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) (r[flags] | 1)}), copy + flags);
+      }
+    }
+    assertThat(Tools.runOk("ntfsinfo", "-f", "-m", image.toString()).stdout()).as("ntfsinfo sees the flag").contains("Volume Flags: 0x0001");
+    List<String> warnings = new ArrayList<>();
+    try (BlockDevice img = FileBlockDevice.open(image)) {
+      NtfsFileSystem.open(img, new OpenOptions(false, warnings::add));
+    }
+    assertThat(warnings).anyMatch(w -> w.contains("marked dirty") && w.contains("$LogFile"));
+  }
+
   /** The test image really has them: a file spread by $ATTRIBUTE_LIST, an MFT in many pieces. */
   @Test
   void attributeListAndFragmentedMftAreReadRight() throws Exception {
