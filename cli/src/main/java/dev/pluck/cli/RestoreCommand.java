@@ -1,0 +1,196 @@
+package dev.pluck.cli;
+
+import dev.pluck.engine.repo.Locks;
+import dev.pluck.engine.repo.Repository;
+import dev.pluck.engine.repo.Snapshot;
+import dev.pluck.restore.DirectoryRestore;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code pluck restore}: files and folders of a snapshot into a directory. */
+@Command(name = "restore", mixinStandardHelpOptions = true, description = {
+    "Restore files and folders of a snapshot into a directory, at their full paths below it, with their metadata: contents (holes "
+        + "stay holes), mode bits, numeric owners (as root), nanosecond times, symlinks, hard links, devices and fifos (as root) "
+        + "and extended attributes (ACLs, SELinux labels). Paths are guest paths (/home/alice/notes.txt) when the snapshot "
+        + "knows the guest's mounts, or paths inside the volume with --volume. Names that could leave the target, and anything "
+        + "below a symlink, are refused and listed. Exit 3 when some paths could not be restored; what was restored stays.", "",
+    "Example: pluck restore --repo /srv/backups latest /home/alice/notes.txt --target /tmp/r",
+    "Example: pluck restore --repo /srv/backups 3f2a --volume vg0/data /projects --target /srv/restore --overwrite if-newer"})
+final class RestoreCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+  @Mixin RepoCommands.RepoOption repo = new RepoCommands.RepoOption();
+
+  @Parameters(index = "0", paramLabel = "SNAPSHOT", description = "An id prefix, latest, or latest:TAG.")
+  String snapshot;
+
+  @Parameters(index = "1..*", paramLabel = "PATH", description = "What to restore, with everything below it (default: everything).")
+  List<String> paths = new ArrayList<>();
+
+  @Option(names = "--volume", paramLabel = "ID", description = "Take PATHs inside this volume of the snapshot (p1, vg0/home).")
+  String volume;
+
+  @Option(names = "--target", required = true, paramLabel = "DIR", description = "Where to restore (created if missing).")
+  Path target;
+
+  @Option(names = "--overwrite", paramLabel = "WHEN", defaultValue = "never",
+      description = "Existing paths: never (default), if-newer (the snapshot's is newer), always.")
+  String overwrite;
+
+  @Option(names = "--owner", paramLabel = "WHOSE", defaultValue = "keep",
+      description = "keep: the snapshot's numeric owners (default; needs root); current: the restoring user's.")
+  String owner;
+
+  @Override
+  public Integer call() throws IOException {
+    DirectoryRestore.Overwrite when = switch (overwrite.toLowerCase(Locale.ROOT)) {
+      case "never" -> DirectoryRestore.Overwrite.NEVER;
+      case "if-newer" -> DirectoryRestore.Overwrite.IF_NEWER;
+      case "always" -> DirectoryRestore.Overwrite.ALWAYS;
+      default -> throw new ParameterException(spec.commandLine(), "--overwrite takes never, if-newer or always: " + overwrite);
+    };
+    DirectoryRestore.Owner whose = switch (owner.toLowerCase(Locale.ROOT)) {
+      case "keep" -> DirectoryRestore.Owner.KEEP;
+      case "current" -> DirectoryRestore.Owner.CURRENT;
+      default -> throw new ParameterException(spec.commandLine(), "--owner takes keep or current: " + owner);
+    };
+    DirectoryRestore.Options options = new DirectoryRestore.Options(target, when, whose);
+    long files = 0;
+    long dirs = 0;
+    long links = 0;
+    long hard = 0;
+    long special = 0;
+    long bytes = 0;
+    long kept = 0;
+    List<DirectoryRestore.Failure> failed = new ArrayList<>();
+    List<String> notes = new ArrayList<>();
+    Snapshot s;
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "restore"); Repository r = repo.open(spec)) {
+      s = r.snapshot(snapshot);
+      for (Map.Entry<Snapshot.Volume, Map.Entry<String, List<String>>> job : plan(s).entrySet()) {
+        DirectoryRestore.Result res = DirectoryRestore.restore(r, s, job.getKey(), job.getValue().getValue(), job.getValue().getKey(),
+            options);
+        files += res.files();
+        dirs += res.directories();
+        links += res.symlinks();
+        hard += res.hardlinks();
+        special += res.special();
+        bytes += res.bytes();
+        kept += res.kept();
+        failed.addAll(res.failed());
+        notes.addAll(res.notes());
+      }
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    if (repo.json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("snapshot", s.id());
+      m.put("target", target.toString());
+      m.put("files", files);
+      m.put("directories", dirs);
+      m.put("symlinks", links);
+      m.put("hardlinks", hard);
+      m.put("special", special);
+      m.put("bytes", bytes);
+      m.put("kept", kept);
+      m.put("failed", failed);
+      m.put("notes", notes);
+      Output.json(out, m);
+    } else {
+      out.printf("restored %d files (%s), %d directories, %d symlinks, %d hard links, %d special files into %s%s%n", files,
+          RepoCommands.human(bytes), dirs, links, hard, special, target, kept > 0 ? "; " + kept + " existing paths kept" : "");
+      notes.forEach(n -> out.println("note: " + n));
+      failed.forEach(f -> out.println("could not restore " + f.path() + ": " + f.reason()));
+    }
+    out.flush();
+    return failed.isEmpty() ? 0 : 3;
+  }
+
+  /**
+   * Which volumes to restore from, each with where its root lands and its volume paths: with
+   * --volume, that volume at the target's root; else guest paths through the snapshot's mounts;
+   * else the snapshot's only files volume.
+   */
+  private Map<Snapshot.Volume, Map.Entry<String, List<String>>> plan(Snapshot s) {
+    List<Snapshot.Volume> withFiles = s.volumes().stream().filter(v -> v.catalog() != null).toList();
+    Map<Snapshot.Volume, Map.Entry<String, List<String>>> out = new LinkedHashMap<>();
+    if (volume != null) {
+      Snapshot.Volume v = withFiles.stream().filter(x -> x.id().equals(volume)).findFirst().orElseThrow(() -> new ParameterException(
+          spec.commandLine(), "the snapshot has no files of volume " + volume + " (it has: " + ids(withFiles) + ")"));
+      out.put(v, Map.entry("", paths));
+      return out;
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, String> mounts = s.selection() == null ? null : (Map<String, String>) s.selection().get("mounts");
+    if (mounts == null || mounts.isEmpty()) {
+      if (withFiles.size() != 1) {
+        throw new ParameterException(spec.commandLine(), "the snapshot does not know the guest's mounts: name the volume with --volume "
+            + "(it has: " + ids(withFiles) + ")");
+      }
+      out.put(withFiles.get(0), Map.entry("", paths));
+      return out;
+    }
+    for (Snapshot.Volume v : withFiles) {
+      String at = mounts.get(v.id());
+      if (at == null) {
+        continue;
+      }
+      List<String> inside = new ArrayList<>();
+      boolean everything = paths.isEmpty();
+      for (String p : paths) {
+        String g = p.startsWith("/") ? p : "/" + p;
+        String owner = owningMount(mounts, g);
+        if (!v.id().equals(owner)) {
+          if (at.equals(g) || at.startsWith(g.equals("/") ? "/" : g + "/")) {
+            everything = true;  // the path holds this whole mount
+          }
+          continue;
+        }
+        inside.add(at.equals("/") ? g : g.equals(at) ? "/" : g.substring(at.length()));
+      }
+      if (everything) {
+        inside = List.of();
+      } else if (inside.isEmpty()) {
+        continue;
+      }
+      out.put(v, Map.entry(at.equals("/") ? "" : at, inside));
+    }
+    if (out.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "no volume of the snapshot holds " + String.join(", ", paths) + " (mounts: "
+          + mounts + ")");
+    }
+    return out;
+  }
+
+  /** The volume whose mountpoint is the longest prefix of guest path {@code g}. */
+  private static String owningMount(Map<String, String> mounts, String g) {
+    String best = null;
+    int length = -1;
+    for (Map.Entry<String, String> m : mounts.entrySet()) {
+      String at = m.getValue();
+      boolean under = at.equals("/") || g.equals(at) || g.startsWith(at + "/");
+      if (under && at.length() > length) {
+        best = m.getKey();
+        length = at.length();
+      }
+    }
+    return best;
+  }
+
+  private static String ids(List<Snapshot.Volume> vs) {
+    return String.join(", ", vs.stream().map(Snapshot.Volume::id).toList());
+  }
+}

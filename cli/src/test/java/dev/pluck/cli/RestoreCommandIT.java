@@ -1,0 +1,68 @@
+package dev.pluck.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.pluck.testdata.OracleEntry;
+import dev.pluck.testdata.TestDisk;
+import dev.pluck.testdata.TestDisks;
+import dev.pluck.testdata.Tools;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code pluck restore}: guest paths through the mounts the snapshot recorded, volume paths with
+ * --volume, the JSON result, exit 3 for what could not be restored, usage errors.
+ */
+class RestoreCommandIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Test
+  void guestPathsAndVolumePaths(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    String repo = dir.resolve("repo").toString();
+    assertThat(CliRun.of("init", "--repo", repo).exit()).isZero();
+    CliRun b = CliRun.of("backup", "--repo", repo, "--json", "--vm", "web1", "--include", "/home/**", "--include", "/etc/**",
+        disk.image().toString());
+    assertThat(b.exit()).as(b.err()).isZero();
+
+    // A guest path: the home LV (vg0/home, mounted at /home in the guest's fstab) below target/home.
+    Path target = dir.resolve("t1");
+    CliRun r = CliRun.of("restore", "--repo", repo, "latest", "/home", "--target", target.toString(), "--json");
+    assertThat(r.exit()).as(r.err() + r.out()).isZero();
+    JsonNode res = JSON.readTree(r.out());
+    int checked = 0;
+    for (OracleEntry o : disk.oracle().files("vg0/home")) {
+      if (!o.type().equals("file") || o.path().startsWith("/lost+found")) {
+        continue;
+      }
+      Path p = target.resolve("home").resolve(o.path().substring(1));
+      assertThat(Tools.runOk("sha256sum", p.toString()).stdout()).as(o.path()).contains(o.sha256());
+      checked++;
+    }
+    assertThat(checked).isPositive();
+    assertThat(res.get("files").asLong() + res.get("hardlinks").asLong()).as("files and their other links").isEqualTo(checked);
+    assertThat(Files.exists(target.resolve("etc"))).as("only what was asked for").isFalse();
+
+    // One file by its path inside the volume.
+    OracleEntry one = disk.oracle().files("vg0/home").stream().filter(o -> o.type().equals("file") && o.sha256() != null
+        && !o.path().contains("\n")).findFirst().orElseThrow();
+    Path t2 = dir.resolve("t2");
+    CliRun v = CliRun.of("restore", "--repo", repo, "latest", "--volume", "vg0/home", one.path(), "--target", t2.toString());
+    assertThat(v.exit()).as(v.err()).isZero();
+    assertThat(v.out()).contains("restored 1 files");
+    assertThat(Tools.runOk("sha256sum", t2.resolve(one.path().substring(1)).toString()).stdout()).contains(one.sha256());
+
+    // A path the snapshot does not hold: listed, exit 3; usage errors: exit 2.
+    CliRun missing = CliRun.of("restore", "--repo", repo, "latest", "/home/nobody/here", "--target", dir.resolve("t3").toString());
+    assertThat(missing.exit()).isEqualTo(3);
+    assertThat(missing.out()).contains("could not restore /home/nobody/here");
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--target", dir.resolve("t4").toString(), "--overwrite", "maybe").exit())
+        .isEqualTo(2);
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--volume", "p9", "--target", dir.resolve("t5").toString()).exit())
+        .isEqualTo(2);
+  }
+}

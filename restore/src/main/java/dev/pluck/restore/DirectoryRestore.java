@@ -1,0 +1,375 @@
+package dev.pluck.restore;
+
+import dev.pluck.engine.repo.Catalog;
+import dev.pluck.engine.repo.CatalogEntry;
+import dev.pluck.engine.repo.ChunkId;
+import dev.pluck.engine.repo.Repository;
+import dev.pluck.engine.repo.Snapshot;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Restores files and folders of a snapshot's volume into a directory, with what the filesystem
+ * recorded: contents (holes stay holes), mode bits with setuid, setgid and sticky, numeric
+ * owners, nanosecond times, symlinks (never followed), hard links, device nodes and fifos (as
+ * root), and extended attributes of every namespace (POSIX ACLs, SELinux labels).
+ *
+ * <p>The catalog comes from a guest and is not trusted: a name that is empty, "." or "..", or
+ * holds a NUL, is refused; nothing is created through a symlink, whether this restore made it or
+ * it was there before; existing files are kept unless {@link Overwrite} says otherwise. What
+ * cannot be restored is listed, and the rest is restored.
+ */
+public final class DirectoryRestore {
+  /** What to do with a path that exists in the target already. */
+  public enum Overwrite { NEVER, IF_NEWER, ALWAYS }
+
+  /** Whose files: the snapshot's numeric owners, or the user restoring. */
+  public enum Owner { KEEP, CURRENT }
+
+  public record Options(Path target, Overwrite overwrite, Owner owner) {}
+
+  /** A path that was not restored, or not with everything it had. */
+  public record Failure(String path, String reason) {}
+
+  public record Result(long files, long directories, long symlinks, long hardlinks, long special, long bytes, long kept,
+      List<Failure> failed, List<String> notes) {}
+
+  private final Repository repo;
+  private final Options options;
+  private final Path target;
+  private final int chunkSize;
+  private final List<Failure> failed = new ArrayList<>();
+  private final List<String> notes = new ArrayList<>();
+  private final Map<Long, Path> linked = new HashMap<>();  // inode -> first path restored, for hard links
+  private final List<Object[]> directories = new ArrayList<>();  // {Path, CatalogEntry}: their times last
+  private final Set<String> refused = new HashSet<>();  // paths not restored: nothing under them is
+  private long files;
+  private long dirs;
+  private long symlinks;
+  private long hardlinks;
+  private long special;
+  private long bytes;
+  private long kept;
+  private long streamsLeft;
+
+  private DirectoryRestore(Repository repo, Options options, int chunkSize) throws IOException {
+    this.repo = repo;
+    this.options = options;
+    Files.createDirectories(options.target());
+    this.target = options.target().toRealPath();
+    this.chunkSize = chunkSize;
+  }
+
+  /**
+   * Restores from {@code volume} (a files volume of a snapshot whose chunk size is {@code
+   * chunkSize}) the entries at {@code paths} (volume paths, with everything under them; empty: all)
+   * under {@code under} (where the volume's root lands below the target: "" for volume paths, the
+   * mountpoint for guest paths).
+   */
+  public static Result restore(Repository repo, Snapshot snapshot, Snapshot.Volume volume, List<String> paths, String under,
+      Options options) throws IOException {
+    if (volume.catalog() == null) {
+      throw new IOException("volume " + volume.id() + " of the snapshot is an image, not files: restore it as a volume");
+    }
+    DirectoryRestore r = new DirectoryRestore(repo, options, snapshot.chunkSize());
+    List<String> wanted = paths.stream().map(DirectoryRestore::normalize).toList();
+    Set<String> found = new HashSet<>();
+    Catalog.read(repo, volume.catalog(), e -> {
+      String path = e.path();
+      String match = selected(wanted, path);
+      if (match == null) {
+        return;
+      }
+      found.add(match);
+      // The volume's root lands at its mountpoint (under), or is the target itself.
+      r.restore(e, under.isEmpty() || under.equals("/") ? path : path.equals("/") ? under : under + path);
+    });
+    for (String w : wanted) {
+      if (!found.contains(w)) {
+        r.failed.add(new Failure(under + w, "not in the snapshot"));
+      }
+    }
+    r.finishDirectories();
+    if (r.streamsLeft > 0) {
+      r.notes.add(r.streamsLeft + " named NTFS stream(s) not restored: a directory restore keeps main contents only");
+    }
+    return new Result(r.files, r.dirs, r.symlinks, r.hardlinks, r.special, r.bytes, r.kept, List.copyOf(r.failed), List.copyOf(r.notes));
+  }
+
+  private static String normalize(String p) {
+    String n = p.startsWith("/") ? p : "/" + p;
+    while (n.length() > 1 && n.endsWith("/")) {
+      n = n.substring(0, n.length() - 1);
+    }
+    return n;
+  }
+
+  /** The wanted path {@code path} is, or lies under; null when none ("" wants everything). */
+  private static String selected(List<String> wanted, String path) {
+    if (wanted.isEmpty()) {
+      return "";
+    }
+    for (String w : wanted) {
+      if (w.equals("/") || path.equals(w) || path.startsWith(w + "/")) {
+        return w;
+      }
+    }
+    return null;
+  }
+
+  private void restore(CatalogEntry e, String path) {
+    if (path.equals("/") || path.isEmpty()) {
+      return;  // the volume's root is the target, which keeps its own owner, mode and times
+    }
+    for (String r : refused) {
+      if (path.startsWith(r + "/")) {
+        return;
+      }
+    }
+    Path dest;
+    try {
+      dest = resolve(path);
+    } catch (IOException x) {
+      refuse(path, x.getMessage());
+      return;
+    }
+    try {
+      Path parent = dest.getParent();
+      if (!Files.isDirectory(parent, LinkOption.NOFOLLOW_LINKS)) {
+        Files.createDirectories(parent);
+      }
+      switch (e.type()) {
+        case "dir" -> directory(e, dest);
+        case "file" -> file(e, dest, path);
+        case "symlink" -> symlink(e, dest);
+        case "fifo", "chardev", "blockdev", "socket" -> special(e, dest);
+        default -> failed.add(new Failure(path, "unknown type " + e.type()));
+      }
+    } catch (IOException | RuntimeException x) {
+      failed.add(new Failure(path, x.getMessage() == null ? x.toString() : x.getMessage()));
+      if (e.type().equals("dir")) {
+        refused.add(path);
+      }
+    }
+  }
+
+  private void refuse(String path, String why) {
+    failed.add(new Failure(path.replace("\0", "\\0"), why));
+    refused.add(path);
+  }
+
+  /**
+   * The target path of a catalog path: every name checked, and every directory on the way an
+   * existing directory (not a symlink) below the target, or one that does not exist yet.
+   */
+  private Path resolve(String path) throws IOException {
+    Path at = target;
+    String[] names = path.substring(1).split("/", -1);
+    for (int i = 0; i < names.length; i++) {
+      String name = names[i];
+      if (name.isEmpty() || name.equals(".") || name.equals("..") || name.indexOf('\0') >= 0) {
+        throw new IOException("refused: the name \"" + name.replace("\0", "\\0") + "\" could leave the target");
+      }
+      at = at.resolve(name);
+      if (i < names.length - 1 && Files.isSymbolicLink(at)) {
+        throw new IOException("refused: " + target.relativize(at) + " is a symlink, which the restore does not follow");
+      }
+    }
+    if (!at.normalize().startsWith(target)) {
+      throw new IOException("refused: outside the target");
+    }
+    return at;
+  }
+
+  /** Whether to write {@code dest}: it does not exist, or the overwrite policy lets it go (then it is removed). */
+  private boolean replace(Path dest, CatalogEntry e, boolean isDirectory) throws IOException {
+    if (!Files.exists(dest, LinkOption.NOFOLLOW_LINKS)) {
+      return true;
+    }
+    if (isDirectory && Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS)) {
+      return true;  // merge into it
+    }
+    boolean go = switch (options.overwrite()) {
+      case NEVER -> false;
+      case ALWAYS -> true;
+      case IF_NEWER -> Files.getLastModifiedTime(dest, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(instant(e.mtimeNs()));
+    };
+    if (!go) {
+      kept++;
+      return false;
+    }
+    if (Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException("a directory is in the way of this " + e.type() + " (not removed)");
+    }
+    Files.delete(dest);
+    return true;
+  }
+
+  private void directory(CatalogEntry e, Path dest) throws IOException {
+    if (!replace(dest, e, true)) {
+      return;
+    }
+    if (!Files.isDirectory(dest, LinkOption.NOFOLLOW_LINKS)) {
+      Files.createDirectory(dest);
+    }
+    dirs++;
+    directories.add(new Object[] {dest, e});
+  }
+
+  private void file(CatalogEntry e, Path dest, String path) throws IOException {
+    if (e.chunks() == null) {
+      boolean encrypted = e.attributes() != null && e.attributes().contains("encrypted");
+      failed.add(new Failure(path, encrypted ? "encrypted in the guest: the snapshot holds no content" : "the snapshot holds no content"));
+      return;
+    }
+    if (e.attributes() != null && e.attributes().contains("swap")) {
+      notes.add(path + ": a swap file, not backed up: recreate it with mkswap");
+      return;
+    }
+    if (!replace(dest, e, false)) {
+      return;
+    }
+    if (e.nlink() > 1) {
+      Path first = linked.get(e.inode());
+      if (first != null) {
+        Files.createLink(dest, first);
+        hardlinks++;
+        return;
+      }
+    }
+    long written = 0;
+    try (FileChannel ch = FileChannel.open(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+      for (int i = 0; i < e.chunks().size(); i++) {
+        String id = e.chunks().get(i);
+        if (id == null) {
+          continue;  // a hole stays a hole
+        }
+        long offset = (long) i * chunkSize;
+        byte[] data = repo.get(ChunkId.parse(id));
+        long expected = Math.min(chunkSize, e.size() - offset);
+        if (data.length != expected) {
+          throw new IOException("chunk " + i + " holds " + data.length + " bytes, not " + expected);
+        }
+        ByteBuffer b = ByteBuffer.wrap(data);
+        while (b.hasRemaining()) {
+          ch.write(b, offset + b.position());
+        }
+        written += data.length;
+      }
+    }
+    if (Files.size(dest) < e.size()) {
+      try (RandomAccessFile f = new RandomAccessFile(dest.toFile(), "rw")) {
+        f.setLength(e.size());  // a trailing hole
+      }
+    }
+    if (e.streams() != null) {
+      streamsLeft += e.streams().size();
+    }
+    bytes += written;
+    files++;
+    if (e.nlink() > 1) {
+      linked.put(e.inode(), dest);
+    }
+    metadata(e, dest, false);
+  }
+
+  private void symlink(CatalogEntry e, Path dest) throws IOException {
+    if (!replace(dest, e, false)) {
+      return;
+    }
+    Files.createSymbolicLink(dest, Path.of(e.target()));
+    symlinks++;
+    metadata(e, dest, true);
+  }
+
+  private void special(CatalogEntry e, Path dest) throws IOException {
+    if (!replace(dest, e, false)) {
+      return;
+    }
+    int perm = e.mode() == null ? 0644 : e.mode() & 07777;
+    int rc;
+    if (e.type().equals("fifo")) {
+      rc = Posix.libc().mkfifo(dest.toString(), perm);
+    } else {
+      int kind = switch (e.type()) {
+        case "chardev" -> Posix.S_IFCHR;
+        case "blockdev" -> Posix.S_IFBLK;
+        default -> Posix.S_IFSOCK;
+      };
+      long dev = e.rdev() == null || e.rdev().size() < 2 ? 0 : Posix.makedev(e.rdev().get(0), e.rdev().get(1));
+      rc = Posix.libc().mknod(dest.toString(), kind | perm, dev);
+    }
+    if (rc != 0) {
+      throw new IOException("cannot create the " + e.type() + ": " + Posix.error() + (e.type().endsWith("dev") ? " (needs root)" : ""));
+    }
+    special++;
+    metadata(e, dest, false);
+  }
+
+  /**
+   * Owner, extended attributes, mode, then times (directories' times wait until their contents
+   * are in), through libc on the path itself: the JDK opens a file to change it, which blocks on
+   * a fifo and follows nothing it should not, but cannot set a symlink's times to the nanosecond.
+   */
+  private void metadata(CatalogEntry e, Path dest, boolean link) {
+    String where = "/" + target.relativize(dest);
+    String path = dest.toString();
+    Posix.LibC libc = Posix.libc();
+    if (options.owner() == Owner.KEEP && e.uid() != null && e.gid() != null) {
+      if (libc.lchown(path, e.uid().intValue(), e.gid().intValue()) != 0) {
+        failed.add(new Failure(where, "owner " + e.uid() + ":" + e.gid() + " not set (" + Posix.error()
+            + "); --owner current keeps yours"));
+      }
+    }
+    if (e.xattrs() != null) {
+      for (Map.Entry<String, String> x : e.xattrs().entrySet()) {
+        byte[] value = Base64.getDecoder().decode(x.getValue());
+        if (libc.lsetxattr(path, x.getKey(), value, value.length, 0) != 0) {
+          failed.add(new Failure(where, "extended attribute " + x.getKey() + " not set: " + Posix.error()));
+        }
+      }
+    }
+    if (!link && e.mode() != null && libc.chmod(path, e.mode() & 07777) != 0) {
+      failed.add(new Failure(where, "mode not set: " + Posix.error()));
+    }
+    if (!e.type().equals("dir")) {
+      times(e, dest);
+    }
+  }
+
+  private void times(CatalogEntry e, Path dest) {
+    long[] t = {Math.floorDiv(e.atimeNs(), 1_000_000_000L), Math.floorMod(e.atimeNs(), 1_000_000_000L),
+        Math.floorDiv(e.mtimeNs(), 1_000_000_000L), Math.floorMod(e.mtimeNs(), 1_000_000_000L)};
+    if (Posix.libc().utimensat(Posix.AT_FDCWD, dest.toString(), t, Posix.AT_SYMLINK_NOFOLLOW) != 0) {
+      failed.add(new Failure("/" + target.relativize(dest), "times not set: " + Posix.error()));
+    }
+  }
+
+  /** Directories' metadata, deepest first, once nothing more is written into them. */
+  private void finishDirectories() {
+    for (int i = directories.size() - 1; i >= 0; i--) {
+      Path dest = (Path) directories.get(i)[0];
+      CatalogEntry e = (CatalogEntry) directories.get(i)[1];
+      metadata(e, dest, false);
+      times(e, dest);
+    }
+  }
+
+  private static Instant instant(long ns) {
+    return Instant.ofEpochSecond(Math.floorDiv(ns, 1_000_000_000L), Math.floorMod(ns, 1_000_000_000L));
+  }
+}
