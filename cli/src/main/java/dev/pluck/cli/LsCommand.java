@@ -13,6 +13,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
@@ -23,15 +24,23 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
-/** {@code pluck ls}: list files of a volume, without mounting it. */
-@Command(name = "ls", mixinStandardHelpOptions = true, description = "List a directory of a volume (like ls -l), or the whole tree with -R.")
+/** {@code pluck ls}: list files of a volume, without mounting it, or of a snapshot's volume. */
+@Command(name = "ls", mixinStandardHelpOptions = true, description = {
+    "List a directory of a volume (like ls -l), or the whole tree with -R; with --repo, of a snapshot's volume, with the same "
+        + "fields, so that a script can diff the two.", "",
+    "Example: pluck ls disk.img --volume p1 /etc",
+    "Example: pluck ls --repo /srv/backups latest --volume p1 /home -R --json"})
 final class LsCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
   @Mixin FilesystemOptions filesystem = new FilesystemOptions();
 
-  @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it).")
+  @Parameters(index = "0", paramLabel = "SOURCE", description = "NBD URI or image path (NAME=SOURCE to name it); with --repo, a "
+      + "snapshot (id prefix, latest, latest:TAG).")
   String source;
+
+  @Option(names = "--repo", paramLabel = "DIR", description = "List a snapshot of this repository instead of a live source.")
+  java.nio.file.Path repo;
 
   @Parameters(index = "1", arity = "0..1", paramLabel = "PATH", defaultValue = "/", description = "Directory or file (default /).")
   String path;
@@ -56,12 +65,23 @@ final class LsCommand implements Callable<Integer> {
   static final DateTimeFormatter ISO = DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.nnnnnnnnn'Z'").withZone(ZoneOffset.UTC);
   private static final DateTimeFormatter SHORT = DateTimeFormatter.ofPattern("uuuu-MM-dd HH:mm").withZone(ZoneOffset.UTC);
 
+  /** A listed entry's named streams. */
+  interface StreamLister {
+    List<FileSystem.Stream> of(Entry e) throws IOException;
+  }
+
+  private StreamLister streamsOf;
+
   @Override
   public Integer call() throws IOException {
+    if (repo != null) {
+      return listSnapshot();
+    }
     List<String> all = new ArrayList<>(List.of(source));
     all.addAll(moreDisks);
     try (Sources sources = new Sources(all); FileSystem fs = FileSystems.open(sources.volume(volume), filesystem.open(spec.commandLine().getErr()))) {
       this.fs = fs;
+      this.streamsOf = fs::streams;
       Entry start = fs.lookup(path).orElseThrow(() -> new IOException("no " + path + " on volume " + volume));
       // Long listings: one buffered writer, flushed at the end, not a flush per line.
       PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
@@ -90,6 +110,89 @@ final class LsCommand implements Callable<Integer> {
       out.flush();
     }
     return 0;
+  }
+
+  /**
+   * The listing of a snapshot's volume from its catalog (in the walk order the backup stored):
+   * PATH's entries, or with -R PATH and everything below it.
+   */
+  private int listSnapshot() throws IOException {
+    if (!moreDisks.isEmpty()) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--disk is for live sources, not --repo");
+    }
+    PrintWriter out = new PrintWriter(new java.io.BufferedWriter(spec.commandLine().getOut(), 1 << 16), false);
+    dev.pluck.engine.repo.LocalStorage storage = new dev.pluck.engine.repo.LocalStorage(repo);
+    try (dev.pluck.engine.repo.Locks.Lock lock = dev.pluck.engine.repo.Locks.acquire(storage, false, "ls");
+        dev.pluck.engine.repo.Repository r = dev.pluck.engine.repo.Repository.open(storage)) {
+      dev.pluck.engine.repo.Snapshot s = r.snapshot(source);
+      dev.pluck.engine.repo.Snapshot.Volume v = s.volumes().stream().filter(x -> x.id().equals(volume) && x.catalog() != null)
+          .findFirst().orElseThrow(() -> new IOException("snapshot " + s.id().substring(0, 12) + " has no files of volume " + volume
+              + " (it has: " + String.join(", ", s.volumes().stream().filter(x -> x.catalog() != null)
+              .map(dev.pluck.engine.repo.Snapshot.Volume::id).toList()) + ")"));
+      String at = path.length() > 1 && path.endsWith("/") ? path.substring(0, path.length() - 1) : path;
+      Map<String, List<FileSystem.Stream>> named = new java.util.HashMap<>();
+      streamsOf = e -> named.getOrDefault(e.path(), List.of());
+      boolean[] found = {false};
+      boolean[] directory = {false};
+      dev.pluck.engine.repo.Catalog.read(r, v.catalog(), c -> {
+        String p = c.path();
+        boolean self = p.equals(at);
+        boolean below = at.equals("/") ? !p.equals("/") : p.startsWith(at + "/");
+        if (self) {
+          found[0] = true;
+          directory[0] = c.type().equals("dir");
+        }
+        boolean child = below && p.lastIndexOf('/') == (at.equals("/") ? 0 : at.length());
+        boolean wanted = recursive ? self || below : child || (self && !c.type().equals("dir"));
+        if (!wanted) {
+          return;
+        }
+        if (c.streams() != null) {
+          named.put(p, c.streams().entrySet().stream().map(x -> new FileSystem.Stream(x.getKey(), x.getValue().size())).toList());
+        }
+        print(out, entry(c));
+      });
+      if (!found[0]) {
+        throw new IOException("no " + path + " in volume " + volume + " of snapshot " + s.id().substring(0, 12));
+      }
+    }
+    if (generator != null) {
+      generator.flush();
+      if (stdout != null) {
+        stdout.flush();
+      }
+      out.println();
+    }
+    out.flush();
+    return 0;
+  }
+
+  /** A catalog line as the filesystem API's entry, so both listings print alike. */
+  static Entry entry(dev.pluck.engine.repo.CatalogEntry c) {
+    dev.pluck.fs.EntryType type = java.util.Arrays.stream(dev.pluck.fs.EntryType.values()).filter(t -> t.label().equals(c.type()))
+        .findFirst().orElse(dev.pluck.fs.EntryType.FILE);
+    Map<String, byte[]> xattrs = new java.util.LinkedHashMap<>();
+    if (c.xattrs() != null) {
+      c.xattrs().forEach((k, val) -> xattrs.put(k, java.util.Base64.getDecoder().decode(val)));
+    }
+    java.util.Set<Entry.Attribute> attributes = java.util.EnumSet.noneOf(Entry.Attribute.class);
+    if (c.attributes() != null) {
+      for (String a : c.attributes()) {
+        try {
+          attributes.add(Entry.Attribute.valueOf(a.toUpperCase(java.util.Locale.ROOT)));
+        } catch (IllegalArgumentException unknown) {
+          // an attribute a newer pluck wrote: not shown
+        }
+      }
+    }
+    return new Entry(c.path(), c.inode(), type, c.size(), c.mode(), c.uid(), c.gid(), c.nlink(), instant(c.atimeNs()),
+        instant(c.mtimeNs()), instant(c.ctimeNs()), c.crtimeNs() == null ? null : instant(c.crtimeNs()), c.target(),
+        c.rdev() == null || c.rdev().size() < 2 ? 0 : c.rdev().get(0), c.rdev() == null || c.rdev().size() < 2 ? 0 : c.rdev().get(1),
+        xattrs, c.flags(), attributes);
+  }
+
+  private static Instant instant(long ns) {
+    return Instant.ofEpochSecond(Math.floorDiv(ns, 1_000_000_000L), Math.floorMod(ns, 1_000_000_000L));
   }
 
   private static final List<Entry> END = List.of();
@@ -261,7 +364,7 @@ final class LsCommand implements Callable<Integer> {
       }
       if (streams) {
         g.writeArrayFieldStart("streams");
-        for (FileSystem.Stream s : fs.streams(e)) {
+        for (FileSystem.Stream s : streamsOf.of(e)) {
           g.writeStartObject();
           g.writeStringField("name", s.name());
           g.writeNumberField("size", s.size());
@@ -281,7 +384,7 @@ final class LsCommand implements Callable<Integer> {
         e.size(), SHORT.format(e.mtime()),
         recursive ? e.path() : e.name(), e.target() != null ? " -> " + e.target() : "");
     if (streams) {
-      for (FileSystem.Stream s : fs.streams(e)) {
+      for (FileSystem.Stream s : streamsOf.of(e)) {
         out.printf("%s %3s %5s %5s %12d %s %s:%s%n", "s---------", "", "", "", s.size(), SHORT.format(e.mtime()),
             recursive ? e.path() : e.name(), s.name());
       }

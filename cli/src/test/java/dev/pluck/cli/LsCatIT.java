@@ -10,6 +10,7 @@ import dev.pluck.testdata.TestDisks;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -56,6 +57,31 @@ class LsCatIT {
     assertThat(out.lines().count()).isGreaterThan(100);
     assertThat(out).isEqualTo(r.out());
     assertThat(out).as("a name beyond the BMP, as itself").containsPattern("[\\x{10000}-\\x{10FFFF}]");
+  }
+
+  /** {@code ls --repo SNAPSHOT} prints what {@code ls} of the live volume printed, field for field (the swap file gains "swap"). */
+  @Test
+  void snapshotListingEqualsTheLiveOne(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.ext4Features();
+    String repo = dir.resolve("repo").toString();
+    assertThat(CliRun.of("init", "--repo", repo).exit()).isZero();
+    CliRun b = CliRun.of("backup", "--repo", repo, disk.image().toString());
+    assertThat(b.exit()).as(b.err()).isZero();
+    for (List<String> args : List.of(List.of("-R", "--json"), List.of("/xattr"), List.of("/xattr", "--json"), List.of("/swapfile"))) {
+      List<String> live = new java.util.ArrayList<>(List.of("ls", disk.image().toString(), "--volume", "disk"));
+      live.addAll(args);
+      List<String> snap = new java.util.ArrayList<>(List.of("ls", "--repo", repo, "latest", "--volume", "disk"));
+      snap.addAll(args);
+      CliRun a = CliRun.of(live.toArray(String[]::new));
+      CliRun s = CliRun.of(snap.toArray(String[]::new));
+      assertThat(s.exit()).as(s.err()).isZero();
+      assertThat(s.out().lines().count()).as("%s", args).isEqualTo(a.out().lines().count()).isPositive();
+      assertThat(s.out().lines().filter(l -> !l.contains("/swapfile")).toList()).as("%s", args)
+          .isEqualTo(a.out().lines().filter(l -> !l.contains("/swapfile")).toList());
+    }
+    CliRun missing = CliRun.of("ls", "--repo", repo, "latest", "--volume", "disk", "/no/such");
+    assertThat(missing.exit()).isEqualTo(1);
+    assertThat(missing.err()).contains("/no/such");
   }
 
   @Test
