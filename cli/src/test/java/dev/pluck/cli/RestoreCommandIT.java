@@ -10,6 +10,7 @@ import dev.pluck.testdata.TestDisks;
 import dev.pluck.testdata.Tools;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -55,6 +56,28 @@ class RestoreCommandIT {
     assertThat(v.exit()).as(v.err()).isZero();
     assertThat(v.out()).contains("restored 1 files");
     assertThat(Tools.runOk("sha256sum", t2.resolve(one.path().substring(1)).toString()).stdout()).contains(one.sha256());
+
+    // find: every version of a path, by guest path, in each snapshot holding it.
+    assertThat(CliRun.of("backup", "--repo", repo, "--vm", "web1", "--include", "/home/**", disk.image().toString()).exit()).isZero();
+    CliRun f = CliRun.of("find", "--repo", repo, "--json", "/home" + one.path());
+    assertThat(f.exit()).as(f.err()).isZero();
+    List<JsonNode> versions = f.out().lines().map(l -> {
+      try {
+        return JSON.readTree(l);
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }).toList();
+    assertThat(versions).hasSize(2);
+    assertThat(versions).allSatisfy(n -> {
+      assertThat(n.get("volume").asText()).isEqualTo("vg0/home");
+      assertThat(n.get("size").asLong()).isEqualTo(one.size());
+    });
+    assertThat(versions.stream().map(n -> n.get("snapshot").asText()).distinct().count()).isEqualTo(2);
+    long underHome = disk.oracle().files("vg0/home").stream().filter(o -> !o.path().equals("/")).count();
+    CliRun all = CliRun.of("find", "--repo", repo, "--snapshot", "latest", "--json", "/home/**");
+    assertThat(all.out().lines().count()).as("every entry below /home in the latest snapshot").isEqualTo(underHome);
+    assertThat(CliRun.of("find", "--repo", repo, "--volume", "vg0/home", one.path()).out().lines().count()).isEqualTo(2);
 
     // A path the snapshot does not hold: listed, exit 3; usage errors: exit 2.
     CliRun missing = CliRun.of("restore", "--repo", repo, "latest", "/home/nobody/here", "--target", dir.resolve("t3").toString());
