@@ -100,14 +100,7 @@ final class LsCommand implements Callable<Integer> {
           });
         }
       }
-      if (generator != null) {
-        generator.flush();
-        if (stdout != null) {
-          stdout.flush();
-        }
-        out.println();
-      }
-      out.flush();
+      finish(out);
     }
     return 0;
   }
@@ -156,6 +149,12 @@ final class LsCommand implements Callable<Integer> {
         throw new IOException("no " + path + " in volume " + volume + " of snapshot " + s.id().substring(0, 12));
       }
     }
+    finish(out);
+    return 0;
+  }
+
+  /** Ends a listing: the JSON generator's bytes, then its last newline, all flushed. */
+  private void finish(PrintWriter out) throws IOException {
     if (generator != null) {
       generator.flush();
       if (stdout != null) {
@@ -164,7 +163,6 @@ final class LsCommand implements Callable<Integer> {
       out.println();
     }
     out.flush();
-    return 0;
   }
 
   /** A catalog line as the filesystem API's entry, so both listings print alike. */
