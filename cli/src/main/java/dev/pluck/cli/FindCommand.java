@@ -3,6 +3,7 @@ package dev.pluck.cli;
 import dev.pluck.engine.Glob;
 import dev.pluck.engine.GuestMounts;
 import dev.pluck.engine.repo.Catalog;
+import dev.pluck.engine.repo.CatalogEntry;
 import dev.pluck.engine.repo.Locks;
 import dev.pluck.engine.repo.Repository;
 import dev.pluck.engine.repo.Snapshot;
@@ -73,8 +74,7 @@ final class FindCommand implements Callable<Integer> {
               m.put("path", path);
               m.put("type", c.type());
               m.put("size", c.size());
-              m.put("mtime", LsCommand.isoTime(java.time.Instant.ofEpochSecond(Math.floorDiv(c.mtimeNs(), 1_000_000_000L),
-                  Math.floorMod(c.mtimeNs(), 1_000_000_000L))));
+              m.put("mtime", LsCommand.isoTime(CatalogEntry.instant(c.mtimeNs())));
               hits.add(m);
             }
           });

@@ -183,15 +183,12 @@ final class LsCommand implements Callable<Integer> {
         }
       }
     }
-    return new Entry(c.path(), c.inode(), type, c.size(), c.mode(), c.uid(), c.gid(), c.nlink(), instant(c.atimeNs()),
-        instant(c.mtimeNs()), instant(c.ctimeNs()), c.crtimeNs() == null ? null : instant(c.crtimeNs()), c.target(),
+    return new Entry(c.path(), c.inode(), type, c.size(), c.mode(), c.uid(), c.gid(), c.nlink(), dev.pluck.engine.repo.CatalogEntry.instant(c.atimeNs()),
+        dev.pluck.engine.repo.CatalogEntry.instant(c.mtimeNs()), dev.pluck.engine.repo.CatalogEntry.instant(c.ctimeNs()), c.crtimeNs() == null ? null : dev.pluck.engine.repo.CatalogEntry.instant(c.crtimeNs()), c.target(),
         c.rdev() == null || c.rdev().size() < 2 ? 0 : c.rdev().get(0), c.rdev() == null || c.rdev().size() < 2 ? 0 : c.rdev().get(1),
         xattrs, c.flags(), attributes);
   }
 
-  private static Instant instant(long ns) {
-    return Instant.ofEpochSecond(Math.floorDiv(ns, 1_000_000_000L), Math.floorMod(ns, 1_000_000_000L));
-  }
 
   private static final List<Entry> END = List.of();
 

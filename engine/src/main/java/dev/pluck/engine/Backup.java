@@ -816,7 +816,7 @@ public final class Backup {
       parentVolume = null;
     }
     List<VolumeRange> dirty = options.dirtyContext() != null && parentVolume != null ? dirtyRanges(disk) : null;
-    long wanted = rest.stream().mapToLong(VolumeRange::length).sum();
+    long wanted = total(rest);
     foresee(dirty == null ? wanted : total(VolumeRange.intersect(rest, dirty)));
     BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
     skip("zero", out.zero());

@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
@@ -206,7 +205,7 @@ public final class DirectoryRestore {
     boolean go = switch (options.overwrite()) {
       case NEVER -> false;
       case ALWAYS -> true;
-      case IF_NEWER -> Files.getLastModifiedTime(dest, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(instant(e.mtimeNs()));
+      case IF_NEWER -> Files.getLastModifiedTime(dest, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(CatalogEntry.instant(e.mtimeNs()));
     };
     if (!go) {
       kept++;
@@ -369,7 +368,4 @@ public final class DirectoryRestore {
     }
   }
 
-  private static Instant instant(long ns) {
-    return Instant.ofEpochSecond(Math.floorDiv(ns, 1_000_000_000L), Math.floorMod(ns, 1_000_000_000L));
-  }
 }

@@ -22,6 +22,11 @@ public record CatalogEntry(String path, String type, long size, Integer mode, Lo
   /** A named stream's content. */
   public record Content(long size, List<String> chunks) {}
 
+  /** A time as the catalog stores it (nanoseconds since the epoch, before it negative) as an instant. */
+  public static java.time.Instant instant(long ns) {
+    return java.time.Instant.ofEpochSecond(Math.floorDiv(ns, 1_000_000_000L), Math.floorMod(ns, 1_000_000_000L));
+  }
+
   /** This entry with its content recorded as {@code newChunks}, {@code newStreams} and {@code newExtents}. */
   public CatalogEntry withContent(List<String> newChunks, Map<String, Content> newStreams, List<long[]> newExtents) {
     return new CatalogEntry(path, type, size, mode, uid, gid, nlink, inode, atimeNs, mtimeNs, ctimeNs, crtimeNs, target, rdev, xattrs, flags,
