@@ -4,6 +4,7 @@ import dev.pluck.engine.repo.Locks;
 import dev.pluck.engine.repo.Repository;
 import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.restore.DirectoryRestore;
+import dev.pluck.restore.ImageRestore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -28,8 +29,12 @@ import picocli.CommandLine.Spec;
         + "and extended attributes (ACLs, SELinux labels). Paths are guest paths (/home/alice/notes.txt) when the snapshot "
         + "knows the guest's mounts, or paths inside the volume with --volume. Names that could leave the target, and anything "
         + "below a symlink, are refused and listed. Exit 3 when some paths could not be restored; what was restored stays.", "",
+    "With --image or --nbd, writes a volume image (--volume) or rebuilds every disk of a --mode disk snapshot (--whole-disk) "
+        + "onto raw files, block devices or writable NBD exports; free space stays holes or is sent as zeros.", "",
     "Example: pluck restore --repo /srv/backups latest /home/alice/notes.txt --target /tmp/r",
-    "Example: pluck restore --repo /srv/backups 3f2a --volume vg0/data /projects --target /srv/restore --overwrite if-newer"})
+    "Example: pluck restore --repo /srv/backups 3f2a --volume vg0/data /projects --target /srv/restore --overwrite if-newer",
+    "Example: pluck restore --repo /srv/backups latest --volume vg0/data --image /var/tmp/data.img",
+    "Example: pluck restore --repo /srv/backups latest:nightly --whole-disk --nbd nbd+unix:///?socket=/run/new-disk.sock"})
 final class RestoreCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin RepoCommands.RepoOption repo = new RepoCommands.RepoOption();
@@ -43,8 +48,21 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--volume", paramLabel = "ID", description = "Take PATHs inside this volume of the snapshot (p1, vg0/home).")
   String volume;
 
-  @Option(names = "--target", required = true, paramLabel = "DIR", description = "Where to restore (created if missing).")
+  @Option(names = "--target", paramLabel = "DIR", description = "Where to restore files and folders (created if missing).")
   Path target;
+
+  @Option(names = "--image", paramLabel = "FILE", description = {"Write the --volume's image (or with --whole-disk, one disk per --image, "
+      + "in the snapshot's order) to a raw file, made sparse: free space stays holes. An existing file or block device is "
+      + "written over only with --overwrite always."})
+  List<Path> images = new ArrayList<>();
+
+  @Option(names = "--nbd", paramLabel = "URI", description = {"Write the --volume's image (or with --whole-disk, one disk per --nbd) to a "
+      + "writable NBD export at least as large; free space is sent as NBD_CMD_WRITE_ZEROES."})
+  List<String> nbds = new ArrayList<>();
+
+  @Option(names = "--whole-disk", description = "Rebuild every disk of a --mode disk snapshot: partition tables, boot code, LVM "
+      + "metadata, volumes and swap headers (with --image or --nbd).")
+  boolean wholeDisk;
 
   @Option(names = "--overwrite", paramLabel = "WHEN", defaultValue = "never",
       description = "Existing paths: never (default), if-newer (the snapshot's is newer), always.")
@@ -56,6 +74,16 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    int kinds = (target != null ? 1 : 0) + (images.isEmpty() ? 0 : 1) + (nbds.isEmpty() ? 0 : 1);
+    if (kinds != 1) {
+      throw new ParameterException(spec.commandLine(), "say where to restore: one of --target DIR, --image FILE or --nbd URI");
+    }
+    if (target == null) {
+      return images();
+    }
+    if (wholeDisk) {
+      throw new ParameterException(spec.commandLine(), "--whole-disk writes disks: give --image or --nbd");
+    }
     DirectoryRestore.Overwrite when = switch (overwrite.toLowerCase(Locale.ROOT)) {
       case "never" -> DirectoryRestore.Overwrite.NEVER;
       case "if-newer" -> DirectoryRestore.Overwrite.IF_NEWER;
@@ -117,6 +145,106 @@ final class RestoreCommand implements Callable<Integer> {
     }
     out.flush();
     return failed.isEmpty() ? 0 : 3;
+  }
+
+  /** A volume image or whole disks onto raw files or NBD exports. */
+  private int images() throws IOException {
+    if (!paths.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--image and --nbd restore whole volumes or disks, not paths: " + paths.get(0));
+    }
+    if (!wholeDisk && volume == null) {
+      throw new ParameterException(spec.commandLine(), "--image and --nbd need --volume ID or --whole-disk");
+    }
+    if (wholeDisk && volume != null) {
+      throw new ParameterException(spec.commandLine(), "--whole-disk takes every volume: leave out --volume");
+    }
+    if (!wholeDisk && images.size() + nbds.size() > 1) {
+      throw new ParameterException(spec.commandLine(), "a volume is restored to one --image or --nbd");
+    }
+    boolean always = overwrite.equalsIgnoreCase("always");
+    Snapshot s;
+    ImageRestore.Result result;
+    List<String> where = new ArrayList<>();
+    List<dev.pluck.nbd.BlockDevice> targets = new ArrayList<>();
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "restore"); Repository r = repo.open(spec)) {
+      s = r.snapshot(snapshot);
+      List<Snapshot.Volume> wanted;
+      if (wholeDisk) {
+        wanted = s.volumes().stream().filter(v -> v.id().startsWith("layout:") && "layout".equals(v.fs())).toList();
+        if (wanted.isEmpty()) {
+          throw new IOException("snapshot " + s.id() + " holds no disk layout: --whole-disk needs a --mode disk backup");
+        }
+      } else {
+        Snapshot.Volume v = s.volumes().stream().filter(x -> x.id().equals(volume)).findFirst().orElseThrow(() -> new ParameterException(
+            spec.commandLine(), "the snapshot has no volume " + volume + " (it has: " + ids(s.volumes()) + ")"));
+        wanted = List.of(v);
+      }
+      int count = images.isEmpty() ? nbds.size() : images.size();
+      if (count != wanted.size()) {
+        throw new ParameterException(spec.commandLine(), "the snapshot holds " + wanted.size() + " disk(s) (" + ids(wanted)
+            + "): give one target for each");
+      }
+      boolean fresh = true;
+      try {
+        for (int i = 0; i < count; i++) {
+          if (!images.isEmpty()) {
+            Path image = images.get(i);
+            boolean exists = java.nio.file.Files.exists(image);
+            if (exists && !always) {
+              throw new IOException(image + " exists: --overwrite always writes over it");
+            }
+            if (!exists || java.nio.file.Files.isRegularFile(image)) {
+              try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(0);
+                f.setLength(wanted.get(i).size());  // sparse: holes are free space
+              }
+            } else {
+              fresh = false;  // a block device: its old bytes are zeroed where the snapshot has holes
+            }
+            targets.add(dev.pluck.nbd.FileBlockDevice.openWritable(image));
+            where.add(image.toString());
+          } else {
+            dev.pluck.nbd.NbdBlockDevice d = dev.pluck.nbd.NbdBlockDevice.open(nbds.get(i));
+            targets.add(d);
+            where.add(d.uri().toString());
+            fresh = false;
+          }
+        }
+        long total = wanted.stream().mapToLong(Snapshot.Volume::size).sum();
+        long[] done = {0};
+        try (Progress progress = new Progress("restore", total)) {
+          java.util.function.LongConsumer tick = n -> {
+            synchronized (done) {
+              done[0] += n;
+              progress.update(done[0]);
+            }
+          };
+          result = wholeDisk ? ImageRestore.wholeDisk(r, s, targets, fresh, tick) : ImageRestore.volume(r, wanted.get(0),
+              targets.get(0), fresh, tick);
+        }
+      } finally {
+        for (dev.pluck.nbd.BlockDevice t : targets) {
+          t.close();
+        }
+      }
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    if (repo.json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("snapshot", s.id());
+      m.put(wholeDisk ? "disks" : "volume", wholeDisk ? where : volume);
+      m.put("targets", where);
+      m.put("size", result.size());
+      m.put("bytesWritten", result.data());
+      m.put("bytesZeroed", result.zeroed());
+      Output.json(out, m);
+    } else {
+      out.printf("restored %s to %s: %s of data written, %s made zero, the rest left as holes%n",
+          wholeDisk ? where.size() + " disk(s)" : "volume " + volume, String.join(", ", where), RepoCommands.human(result.data()),
+          RepoCommands.human(result.zeroed()));
+    }
+    out.flush();
+    return 0;
   }
 
   /**

@@ -88,4 +88,44 @@ class RestoreCommandIT {
     assertThat(CliRun.of("restore", "--repo", repo, "latest", "--volume", "p9", "--target", dir.resolve("t5").toString()).exit())
         .isEqualTo(2);
   }
+
+  /** --volume with --image, --whole-disk with --nbd onto a writable qemu-nbd export, and what each refuses. */
+  @Test
+  void volumeAndWholeDiskImages(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.mbrLogical();
+    String repo = dir.resolve("repo").toString();
+    assertThat(CliRun.of("init", "--repo", repo).exit()).isZero();
+    CliRun b = CliRun.of("backup", "--repo", repo, "--mode", "disk", disk.image().toString());
+    assertThat(b.exit()).as(b.err()).isZero();
+    String ext4 = disk.oracle().volumes().stream().filter(v -> v.fsType().equals("ext4")).findFirst().orElseThrow().id();
+
+    Path image = dir.resolve("vol.img");
+    CliRun v = CliRun.of("restore", "--repo", repo, "latest", "--volume", ext4, "--image", image.toString(), "--json");
+    assertThat(v.exit()).as(v.err()).isZero();
+    JsonNode res = JSON.readTree(v.out());
+    assertThat(res.get("size").asLong()).isEqualTo(Files.size(image));
+    assertThat(res.get("bytesWritten").asLong()).isPositive().isLessThan(Files.size(image));
+    assertThat(Tools.run(java.time.Duration.ofMinutes(1), List.of("e2fsck", "-fn", image.toString())).exitCode()).isZero();
+    CliRun again = CliRun.of("restore", "--repo", repo, "latest", "--volume", ext4, "--image", image.toString());
+    assertThat(again.exit()).as("an existing file is not written over").isEqualTo(1);
+    assertThat(again.err()).contains("--overwrite always");
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--volume", ext4, "--image", image.toString(), "--overwrite", "always")
+        .exit()).isZero();
+
+    Path raw = dir.resolve("disk.raw");
+    Tools.runOk("truncate", "-s", Long.toString(Files.size(disk.image())), raw.toString());
+    try (dev.pluck.testdata.QemuNbd nbd = dev.pluck.testdata.QemuNbd.serve(raw, "raw", false, "", List.of())) {
+      CliRun w = CliRun.of("restore", "--repo", repo, "latest", "--whole-disk", "--nbd", nbd.uri());
+      assertThat(w.exit()).as(w.err()).isZero();
+      assertThat(w.out()).contains("restored 1 disk(s)");
+    }
+    assertThat(Tools.runOk("sfdisk", "--dump", raw.toString()).stdout().replace(raw.toString(), "X"))
+        .isEqualTo(Tools.runOk("sfdisk", "--dump", disk.image().toString()).stdout().replace(disk.image().toString(), "X"));
+
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--image", dir.resolve("x").toString()).exit()).as("no volume").isEqualTo(2);
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--whole-disk", "--target", dir.resolve("y").toString()).exit())
+        .isEqualTo(2);
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "--whole-disk", "--image", dir.resolve("a").toString(), "--image",
+        dir.resolve("b").toString()).exit()).as("one disk, two targets").isEqualTo(2);
+  }
 }

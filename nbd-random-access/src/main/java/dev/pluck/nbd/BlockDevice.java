@@ -61,6 +61,20 @@ public interface BlockDevice extends Closeable {
   /** Makes written data durable. */
   default void flush() throws IOException {}
 
+  /**
+   * Makes {@code [offset, offset + length)} read as zeros, deallocating it where the device can
+   * (NBD_CMD_WRITE_ZEROES, hole punching); this default writes zeros, 1 MiB at a time.
+   */
+  default void writeZeroes(long offset, long length) throws IOException {
+    checkRange(size(), offset, length);
+    ByteBuffer zeros = ByteBuffer.allocate((int) Math.min(length, 1 << 20));
+    for (long pos = offset; pos < offset + length; ) {
+      int n = (int) Math.min(zeros.capacity(), offset + length - pos);
+      write(pos, zeros.clear().limit(n));
+      pos += n;
+    }
+  }
+
   /** Metadata contexts this device can report ({@link #blockStatus}). */
   Set<String> metaContexts();
 

@@ -96,6 +96,18 @@ public final class FileBlockDevice implements BlockDevice {
     }
   }
 
+  /** Punches a hole where the filesystem can (a fresh image stays sparse), else writes zeros. */
+  @Override
+  public void writeZeroes(long offset, long length) throws IOException {
+    if (readOnly) {
+      throw new BlockDeviceException(path + " is open read-only", offset, length, null);
+    }
+    BlockDevice.checkRange(size, offset, length);
+    if (length > 0 && !SparseFiles.punchHole(path, offset, length)) {
+      BlockDevice.super.writeZeroes(offset, length);
+    }
+  }
+
   @Override
   public void flush() throws IOException {
     channel.force(false);

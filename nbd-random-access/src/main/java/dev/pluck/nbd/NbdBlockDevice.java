@@ -219,6 +219,16 @@ public final class NbdBlockDevice implements BlockDevice {
     BlockDevice.await(CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)));
   }
 
+  /** NBD_CMD_WRITE_ZEROES, letting the server punch holes; zeros written when the server has no such command. */
+  @Override
+  public void writeZeroes(long offset, long length) throws IOException {
+    if (info.has(Nbd.NBD_FLAG_SEND_WRITE_ZEROES)) {
+      writeZeroes(offset, length, true);
+    } else {
+      BlockDevice.super.writeZeroes(offset, length);
+    }
+  }
+
   /** Tells the server the range is no longer needed (NBD_CMD_TRIM). */
   public void trim(long offset, long length) throws IOException {
     BlockDevice.checkRequest(size(), offset, length);

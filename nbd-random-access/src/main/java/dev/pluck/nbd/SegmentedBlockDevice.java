@@ -141,6 +141,20 @@ public final class SegmentedBlockDevice implements BlockDevice {
   }
 
   @Override
+  public void writeZeroes(long offset, long length) throws IOException {
+    if (readOnly) {
+      throw new BlockDeviceException("device is read-only", offset, length, null);
+    }
+    BlockDevice.checkRange(size(), offset, length);
+    for (long pos = offset; pos < offset + length; ) {
+      Piece p = layout.pieceAt(pos);
+      long n = Math.min(offset + length - pos, p.length());
+      p.device().writeZeroes(p.offset(), n);
+      pos += n;
+    }
+  }
+
+  @Override
   public Set<String> metaContexts() {
     return Set.of(BASE_ALLOCATION);
   }

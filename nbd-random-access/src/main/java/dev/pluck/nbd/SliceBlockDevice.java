@@ -65,6 +65,12 @@ public final class SliceBlockDevice implements BlockDevice {
   }
 
   @Override
+  public void writeZeroes(long offset, long length) throws IOException {
+    BlockDevice.checkRange(size, offset, length);
+    parent.writeZeroes(start + offset, length);
+  }
+
+  @Override
   public void flush() throws IOException {
     parent.flush();
   }

@@ -18,9 +18,15 @@ final class SparseFiles {
     long lseek(int fd, long offset, int whence);
 
     int close(int fd);
+
+    int fallocate(int fd, int mode, long offset, long len);
   }
 
   private static final int O_RDONLY = 0;
+  private static final int O_WRONLY = 1;
+  /** fallocate(2): deallocate the range; with KEEP_SIZE, as the call requires. */
+  private static final int FALLOC_FL_KEEP_SIZE = 1;
+  private static final int FALLOC_FL_PUNCH_HOLE = 2;
   private static final int SEEK_DATA = 3;
   private static final int SEEK_HOLE = 4;
   private static final LibC LIBC = load();
@@ -76,5 +82,24 @@ final class SparseFiles {
       LIBC.close(fd);
     }
     return out;
+  }
+
+  /**
+   * Deallocates {@code [offset, offset + length)} of a regular file (it then reads as zeros);
+   * false when the file or its filesystem cannot punch holes, so the caller writes zeros instead.
+   */
+  static boolean punchHole(Path file, long offset, long length) {
+    if (LIBC == null || !java.nio.file.Files.isRegularFile(file)) {
+      return false;
+    }
+    int fd = LIBC.open(file.toString(), O_WRONLY);
+    if (fd < 0) {
+      return false;
+    }
+    try {
+      return LIBC.fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) == 0;
+    } finally {
+      LIBC.close(fd);
+    }
   }
 }

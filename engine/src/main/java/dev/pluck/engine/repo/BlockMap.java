@@ -240,12 +240,32 @@ public final class BlockMap {
 
       @Override
       public Set<String> metaContexts() {
-        return Set.of();
+        return Set.of(BASE_ALLOCATION);
       }
 
+      /** base:allocation from the block map: blocks stored as holes (never read, or all zeros) are HOLE|ZERO. */
       @Override
       public List<Extent> blockStatus(String context, long offset, long length) throws IOException {
-        throw new IOException("no metadata contexts on a snapshot's volume image");
+        if (!BASE_ALLOCATION.equals(context)) {
+          throw new IOException("a snapshot's volume image has no metadata context " + context);
+        }
+        BlockDevice.checkRange(v.size(), offset, length);
+        List<Extent> out = new java.util.ArrayList<>();
+        long end = offset + length;
+        long at = offset;
+        while (at < end) {
+          long b = at / block;
+          int flags = Content.isHole(map, (int) (b * ChunkId.BYTES)) ? Extent.HOLE | Extent.ZERO : 0;
+          long next = Math.min(end, (b + 1) * block);
+          if (!out.isEmpty() && out.get(out.size() - 1).flags() == flags) {
+            Extent last = out.remove(out.size() - 1);
+            out.add(new Extent(last.offset(), next - last.offset(), flags));
+          } else {
+            out.add(new Extent(at, next - at, flags));
+          }
+          at = next;
+        }
+        return out;
       }
 
       @Override

@@ -741,7 +741,7 @@ public final class NtfsFileSystem implements FileSystem {
     return out;
   }
 
-  /** From $Bitmap: one bit per cluster. */
+  /** From $Bitmap (one bit per cluster), and the boot sector's copy at the end. */
   @Override
   public List<VolumeRange> allocatedRanges() throws IOException {
     DataStream bitmap = stream(file(BITMAP), AttributeRecord.DATA, "");
@@ -775,7 +775,14 @@ public final class NtfsFileSystem implements FileSystem {
     if (runStart >= 0) {
       out.add(new VolumeRange(runStart * cluster, (clusters - runStart) * cluster));
     }
-    return out;
+    // The boot sector's copy lies past the last cluster, where $Bitmap does not reach; chkdsk and
+    // ntfsfix want it on a restored volume.
+    long bps = boot.bytesPerSector();
+    long copy = Math.min(boot.volumeBytes(), device.size() - bps);
+    if (copy >= clusters * cluster) {
+      out.add(new VolumeRange(copy, bps));
+    }
+    return VolumeRange.coalesce(out);
   }
 
   /** The boot sector and its copy, $MFT, $MFTMirr, $LogFile and $Bitmap. */
