@@ -5,6 +5,7 @@ import dev.pluck.engine.repo.Repository;
 import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.restore.DirectoryRestore;
 import dev.pluck.restore.ImageRestore;
+import dev.pluck.restore.TarRestore;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -33,6 +34,7 @@ import picocli.CommandLine.Spec;
         + "onto raw files, block devices or writable NBD exports; free space stays holes or is sent as zeros.", "",
     "Example: pluck restore --repo /srv/backups latest /home/alice/notes.txt --target /tmp/r",
     "Example: pluck restore --repo /srv/backups 3f2a --volume vg0/data /projects --target /srv/restore --overwrite if-newer",
+    "Example: pluck restore --repo /srv/backups latest /etc --tar - | ssh host tar -xpf - -C /srv/etc-restore",
     "Example: pluck restore --repo /srv/backups latest --volume vg0/data --image /var/tmp/data.img",
     "Example: pluck restore --repo /srv/backups latest:nightly --whole-disk --nbd nbd+unix:///?socket=/run/new-disk.sock"})
 final class RestoreCommand implements Callable<Integer> {
@@ -50,6 +52,11 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Option(names = "--target", paramLabel = "DIR", description = "Where to restore files and folders (created if missing).")
   Path target;
+
+  @Option(names = "--tar", paramLabel = "FILE", description = {"Write the selection as a pax tar to FILE, or - for stdout (the summary "
+      + "then goes to stderr): owners, modes, nanosecond times, links, devices, xattrs and ACLs, holes left out. Extract with "
+      + "tar --xattrs --xattrs-include='*' --acls --numeric-owner -xpf FILE."})
+  String tar;
 
   @Option(names = "--image", paramLabel = "FILE", description = {"Write the --volume's image (or with --whole-disk, one disk per --image, "
       + "in the snapshot's order) to a raw file, made sparse: free space stays holes. An existing file or block device is "
@@ -74,12 +81,18 @@ final class RestoreCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    int kinds = (target != null ? 1 : 0) + (images.isEmpty() ? 0 : 1) + (nbds.isEmpty() ? 0 : 1);
+    int kinds = (target != null ? 1 : 0) + (tar != null ? 1 : 0) + (images.isEmpty() ? 0 : 1) + (nbds.isEmpty() ? 0 : 1);
     if (kinds != 1) {
-      throw new ParameterException(spec.commandLine(), "say where to restore: one of --target DIR, --image FILE or --nbd URI");
+      throw new ParameterException(spec.commandLine(), "say where to restore: one of --target DIR, --tar FILE, --image FILE or --nbd URI");
     }
-    if (target == null) {
+    if (target == null && tar == null) {
       return images();
+    }
+    if (tar != null) {
+      if (wholeDisk) {
+        throw new ParameterException(spec.commandLine(), "--whole-disk writes disks: give --image or --nbd");
+      }
+      return tar();
     }
     if (wholeDisk) {
       throw new ParameterException(spec.commandLine(), "--whole-disk writes disks: give --image or --nbd");
@@ -145,6 +158,50 @@ final class RestoreCommand implements Callable<Integer> {
     }
     out.flush();
     return failed.isEmpty() ? 0 : 3;
+  }
+
+  /** The selection as one tar stream. */
+  private int tar() throws IOException {
+    boolean toStdout = tar.equals("-");
+    if (toStdout && repo.json) {
+      throw new ParameterException(spec.commandLine(), "--tar - writes the archive to stdout: --json has no room there");
+    }
+    Path file = toStdout ? null : Path.of(tar);
+    if (file != null && java.nio.file.Files.exists(file) && !overwrite.equalsIgnoreCase("always")) {
+      throw new IOException(file + " exists: --overwrite always writes over it");
+    }
+    Snapshot s;
+    TarRestore.Result r;
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "restore"); Repository rp = repo.open(spec)) {
+      s = rp.snapshot(snapshot);
+      List<TarRestore.Part> parts = new ArrayList<>();
+      for (Map.Entry<Snapshot.Volume, Map.Entry<String, List<String>>> job : plan(s).entrySet()) {
+        parts.add(new TarRestore.Part(job.getKey(), job.getValue().getValue(), job.getValue().getKey()));
+      }
+      try (java.io.OutputStream out = new java.io.BufferedOutputStream(toStdout ? new java.io.FileOutputStream(java.io.FileDescriptor.out)
+          : java.nio.file.Files.newOutputStream(file), 1 << 20)) {
+        r = TarRestore.write(rp, s, parts, out);
+      }
+    }
+    PrintWriter out = toStdout ? spec.commandLine().getErr() : spec.commandLine().getOut();
+    if (repo.json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("snapshot", s.id());
+      m.put("tar", tar);
+      m.put("entries", r.entries());
+      m.put("files", r.files());
+      m.put("bytes", r.bytes());
+      m.put("failed", r.failed());
+      m.put("notes", r.notes());
+      Output.json(out, m);
+    } else {
+      out.printf("wrote %d entries (%d files, %s) to %s%n", r.entries(), r.files(), RepoCommands.human(r.bytes()),
+          toStdout ? "stdout" : tar);
+      r.notes().forEach(n -> out.println("note: " + n));
+      r.failed().forEach(f -> out.println("left out " + f.path() + ": " + f.reason()));
+    }
+    out.flush();
+    return r.failed().isEmpty() ? 0 : 3;
   }
 
   /** A volume image or whole disks onto raw files or NBD exports. */

@@ -128,4 +128,34 @@ class RestoreCommandIT {
     assertThat(CliRun.of("restore", "--repo", repo, "latest", "--whole-disk", "--image", dir.resolve("a").toString(), "--image",
         dir.resolve("b").toString()).exit()).as("one disk, two targets").isEqualTo(2);
   }
+
+  /** --tar FILE and --tar - (through the jar, piped into GNU tar): guest paths, the same members either way. */
+  @Test
+  void tarStreams(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    String repo = dir.resolve("repo").toString();
+    assertThat(CliRun.of("init", "--repo", repo).exit()).isZero();
+    assertThat(CliRun.of("backup", "--repo", repo, "--include", "/home/**", disk.image().toString()).exit()).isZero();
+    Path file = dir.resolve("home.tar");
+    CliRun t = CliRun.of("restore", "--repo", repo, "latest", "/home", "--tar", file.toString(), "--json");
+    assertThat(t.exit()).as(t.err()).isZero();
+    JsonNode res = JSON.readTree(t.out());
+    List<String> members = Tools.runOk("tar", "-tf", file.toString()).stdout().lines().toList();
+    assertThat(members).hasSize(res.get("entries").asInt()).allMatch(m -> m.startsWith("home/"));
+    long files = disk.oracle().files("vg0/home").stream().filter(o -> o.type().equals("file") && !o.path().startsWith("/lost+found")
+        || o.path().equals("/lost+found")).count();
+    assertThat(res.get("files").asLong()).isLessThanOrEqualTo(files).isPositive();
+    assertThat(CliRun.of("restore", "--repo", repo, "latest", "/home", "--tar", file.toString()).exit()).as("exists").isEqualTo(1);
+
+    Path out = dir.resolve("x");
+    java.nio.file.Files.createDirectories(out);
+    String jar = Path.of("target/pluck.jar").toAbsolutePath().toString();
+    Tools.Result piped = Tools.run(java.time.Duration.ofMinutes(2), List.of("bash", "-o", "pipefail", "-c", "java -jar " + jar
+        + " restore --repo " + repo + " latest /home --tar - | tar --numeric-owner -xpf - -C " + out));
+    assertThat(piped.exitCode()).as(piped.stderr()).isZero();
+    assertThat(piped.stderr()).as("the summary goes to stderr").contains("wrote " + res.get("entries").asLong() + " entries");
+    OracleEntry one = disk.oracle().files("vg0/home").stream().filter(o -> o.type().equals("file") && o.sha256() != null
+        && !o.path().contains("\n")).findFirst().orElseThrow();
+    assertThat(Tools.runOk("sha256sum", out.resolve("home" + one.path()).toString()).stdout()).contains(one.sha256());
+  }
 }

@@ -109,7 +109,7 @@ public final class DirectoryRestore {
     return new Result(r.files, r.dirs, r.symlinks, r.hardlinks, r.special, r.bytes, r.kept, List.copyOf(r.failed), List.copyOf(r.notes));
   }
 
-  private static String normalize(String p) {
+  static String normalize(String p) {
     String n = p.startsWith("/") ? p : "/" + p;
     while (n.length() > 1 && n.endsWith("/")) {
       n = n.substring(0, n.length() - 1);
@@ -118,7 +118,7 @@ public final class DirectoryRestore {
   }
 
   /** The wanted path {@code path} is, or lies under; null when none ("" wants everything). */
-  private static String selected(List<String> wanted, String path) {
+  static String selected(List<String> wanted, String path) {
     if (wanted.isEmpty()) {
       return "";
     }
