@@ -83,6 +83,11 @@ public final class SegmentedBlockDevice implements BlockDevice {
     }, readOnly);
   }
 
+  /** Where byte {@code logical} lies, and how many bytes from there lie contiguously on the same device. */
+  public Piece pieceAt(long logical) {
+    return layout.pieceAt(logical);
+  }
+
   @Override
   public long size() {
     return layout.size();

@@ -25,6 +25,11 @@ public final class SliceBlockDevice implements BlockDevice {
   }
 
   /** Where the slice starts on its parent. */
+  /** The device this is a view of. */
+  public BlockDevice parent() {
+    return parent;
+  }
+
   public long start() {
     return start;
   }
