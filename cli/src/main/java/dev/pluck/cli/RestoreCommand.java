@@ -53,6 +53,10 @@ final class RestoreCommand implements Callable<Integer> {
   @Option(names = "--target", paramLabel = "DIR", description = "Where to restore files and folders (created if missing).")
   Path target;
 
+  @Option(names = "--ntfs-streams", paramLabel = "HOW", defaultValue = "xattr", description = {"NTFS named streams: xattr (default: "
+      + "user.NAME extended attributes, as an ntfs-3g mount shows them; up to 64 KiB each), files (FILE:NAME beside FILE) or skip."})
+  String ntfsStreams;
+
   @Option(names = "--tar", paramLabel = "FILE", description = {"Write the selection as a pax tar to FILE, or - for stdout (the summary "
       + "then goes to stderr): owners, modes, nanosecond times, links, devices, xattrs and ACLs, holes left out. Extract with "
       + "tar --xattrs --xattrs-include='*' --acls --numeric-owner -xpf FILE."})
@@ -108,7 +112,13 @@ final class RestoreCommand implements Callable<Integer> {
       case "current" -> DirectoryRestore.Owner.CURRENT;
       default -> throw new ParameterException(spec.commandLine(), "--owner takes keep or current: " + owner);
     };
-    DirectoryRestore.Options options = new DirectoryRestore.Options(target, when, whose);
+    DirectoryRestore.NtfsStreams streams = switch (ntfsStreams.toLowerCase(Locale.ROOT)) {
+      case "xattr" -> DirectoryRestore.NtfsStreams.XATTR;
+      case "files" -> DirectoryRestore.NtfsStreams.FILES;
+      case "skip" -> DirectoryRestore.NtfsStreams.SKIP;
+      default -> throw new ParameterException(spec.commandLine(), "--ntfs-streams takes xattr, files or skip: " + ntfsStreams);
+    };
+    DirectoryRestore.Options options = new DirectoryRestore.Options(target, when, whose, streams);
     long files = 0;
     long dirs = 0;
     long links = 0;
@@ -116,6 +126,7 @@ final class RestoreCommand implements Callable<Integer> {
     long special = 0;
     long bytes = 0;
     long kept = 0;
+    long streamsRestored = 0;
     List<DirectoryRestore.Failure> failed = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     Snapshot s;
@@ -131,6 +142,7 @@ final class RestoreCommand implements Callable<Integer> {
         special += res.special();
         bytes += res.bytes();
         kept += res.kept();
+        streamsRestored += res.streams();
         failed.addAll(res.failed());
         notes.addAll(res.notes());
       }
@@ -147,12 +159,14 @@ final class RestoreCommand implements Callable<Integer> {
       m.put("special", special);
       m.put("bytes", bytes);
       m.put("kept", kept);
+      m.put("streams", streamsRestored);
       m.put("failed", failed);
       m.put("notes", notes);
       Output.json(out, m);
     } else {
-      out.printf("restored %d files (%s), %d directories, %d symlinks, %d hard links, %d special files into %s%s%n", files,
-          RepoCommands.human(bytes), dirs, links, hard, special, target, kept > 0 ? "; " + kept + " existing paths kept" : "");
+      out.printf("restored %d files (%s), %d directories, %d symlinks, %d hard links, %d special files%s into %s%s%n", files,
+          RepoCommands.human(bytes), dirs, links, hard, special, streamsRestored > 0 ? ", " + streamsRestored + " NTFS streams" : "",
+          target, kept > 0 ? "; " + kept + " existing paths kept" : "");
       notes.forEach(n -> out.println("note: " + n));
       failed.forEach(f -> out.println("could not restore " + f.path() + ": " + f.reason()));
     }

@@ -432,7 +432,7 @@ public final class Backup {
         }
       }, dataRead::addAndGet);
       Entry root = fs.root();
-      catalog.add(entry(root, null, null, null));
+      catalog.add(entry(root, null, streams(fs, root), null));
       java.util.Set<String> nested = new java.util.HashSet<>();
       if (guest != null) {
         guest.mounted().stream().map(GuestMounts.Mount::mountpoint).filter(m -> !m.equals(mountpoint)
@@ -451,7 +451,7 @@ public final class Backup {
             return false;  // another volume is mounted over it in the guest, and backed up on its own
           }
           if (wanted) {
-            batch.add(entry(e, null, null, null));
+            batch.add(entry(e, null, streams(fs, e), null));  // NTFS directories may have named streams too
             Entry tag = options.excludeCaches() ? cacheTag(fs, e.path()) : null;
             if (tag != null) {
               CatalogEntry t = file(fs, tag, parentFiles.get(tag.path()), parentFiles, dirty, null);  // the tag stays, the cache goes

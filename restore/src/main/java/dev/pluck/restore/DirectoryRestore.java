@@ -39,12 +39,30 @@ public final class DirectoryRestore {
   /** Whose files: the snapshot's numeric owners, or the user restoring. */
   public enum Owner { KEEP, CURRENT }
 
-  public record Options(Path target, Overwrite overwrite, Owner owner) {}
+  /** Where NTFS named streams go: user. xattrs (as ntfs-3g shows them), "file:stream" files beside, or nowhere. */
+  public enum NtfsStreams { XATTR, FILES, SKIP }
+
+  public record Options(Path target, Overwrite overwrite, Owner owner, NtfsStreams streams) {
+    public Options(Path target, Overwrite overwrite, Owner owner) {
+      this(target, overwrite, owner, NtfsStreams.XATTR);
+    }
+  }
+
+  /** ntfs-3g's extended attributes: the security descriptor, the DOS attributes, the creation time. */
+  static final String NTFS_ACL = "system.ntfs_acl";
+  static final String NTFS_ATTRIB = "system.ntfs_attrib";
+  static final String NTFS_CRTIME = "system.ntfs_crtime";
+  /** DOS attributes ntfs-3g lets one set: read-only, hidden, system, archive, temporary, offline, not indexed. */
+  static final int SETTABLE_ATTRIBUTES = 0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x1000 | 0x2000;
+  /** Linux's largest extended attribute value (XATTR_SIZE_MAX). */
+  static final int XATTR_SIZE_MAX = 65536;
+  /** 100 ns intervals from 1601-01-01 to 1970-01-01: NTFS times. */
+  private static final long NTFS_EPOCH_OFFSET = 116_444_736_000_000_000L;
 
   /** A path that was not restored, or not with everything it had. */
   public record Failure(String path, String reason) {}
 
-  public record Result(long files, long directories, long symlinks, long hardlinks, long special, long bytes, long kept,
+  public record Result(long files, long directories, long symlinks, long hardlinks, long special, long bytes, long kept, long streams,
       List<Failure> failed, List<String> notes) {}
 
   private final Repository repo;
@@ -64,9 +82,13 @@ public final class DirectoryRestore {
   private long bytes;
   private long kept;
   private long streamsLeft;
+  private long streamsRestored;
+  private long ntfsMetadataLeft;  // files whose system.ntfs_* the target could not take
+  private final boolean ntfs;
 
-  private DirectoryRestore(Repository repo, Options options, int chunkSize) throws IOException {
+  private DirectoryRestore(Repository repo, Options options, int chunkSize, boolean ntfs) throws IOException {
     this.repo = repo;
+    this.ntfs = ntfs;
     this.options = options;
     Files.createDirectories(options.target());
     this.target = options.target().toRealPath();
@@ -84,7 +106,7 @@ public final class DirectoryRestore {
     if (volume.catalog() == null) {
       throw new IOException("volume " + volume.id() + " of the snapshot is an image, not files: restore it as a volume");
     }
-    DirectoryRestore r = new DirectoryRestore(repo, options, snapshot.chunkSize());
+    DirectoryRestore r = new DirectoryRestore(repo, options, snapshot.chunkSize(), "ntfs".equals(volume.fs()));
     List<String> wanted = paths.stream().map(DirectoryRestore::normalize).toList();
     Set<String> found = new HashSet<>();
     Catalog.read(repo, volume.catalog(), e -> {
@@ -104,9 +126,14 @@ public final class DirectoryRestore {
     }
     r.finishDirectories();
     if (r.streamsLeft > 0) {
-      r.notes.add(r.streamsLeft + " named NTFS stream(s) not restored: a directory restore keeps main contents only");
+      r.notes.add(r.streamsLeft + " named NTFS stream(s) not restored (--ntfs-streams skip)");
     }
-    return new Result(r.files, r.dirs, r.symlinks, r.hardlinks, r.special, r.bytes, r.kept, List.copyOf(r.failed), List.copyOf(r.notes));
+    if (r.ntfsMetadataLeft > 0) {
+      r.notes.add(r.ntfsMetadataLeft + " path(s) without their NTFS security descriptor, DOS attributes and creation time: the target "
+          + "is not an ntfs-3g mount, which alone takes system.ntfs_* attributes");
+    }
+    return new Result(r.files, r.dirs, r.symlinks, r.hardlinks, r.special, r.bytes, r.kept, r.streamsRestored, List.copyOf(r.failed),
+        List.copyOf(r.notes));
   }
 
   static String normalize(String p) {
@@ -275,9 +302,6 @@ public final class DirectoryRestore {
         f.setLength(e.size());  // a trailing hole
       }
     }
-    if (e.streams() != null) {
-      streamsLeft += e.streams().size();
-    }
     bytes += written;
     files++;
     if (e.nlink() > 1) {
@@ -334,13 +358,27 @@ public final class DirectoryRestore {
             + "); --owner current keeps yours"));
       }
     }
+    boolean ntfsLeft = false;
     if (e.xattrs() != null) {
       for (Map.Entry<String, String> x : e.xattrs().entrySet()) {
         byte[] value = Base64.getDecoder().decode(x.getValue());
         if (libc.lsetxattr(path, x.getKey(), value, value.length, 0) != 0) {
-          failed.add(new Failure(where, "extended attribute " + x.getKey() + " not set: " + Posix.error()));
+          if (x.getKey().startsWith("system.ntfs_") && Posix.errno() == Posix.EOPNOTSUPP) {
+            ntfsLeft = true;  // not an ntfs-3g target: said once, at the end
+          } else {
+            failed.add(new Failure(where, "extended attribute " + x.getKey() + " not set: " + Posix.error()));
+          }
         }
       }
+    }
+    if (!link && e.streams() != null && !e.streams().isEmpty()) {
+      streams(e, dest, where);
+    }
+    if (ntfs && !link && ntfsAttributes(e, path)) {
+      ntfsLeft = true;
+    }
+    if (ntfsLeft) {
+      ntfsMetadataLeft++;
     }
     if (!link && e.mode() != null && libc.chmod(path, e.mode() & 07777) != 0) {
       failed.add(new Failure(where, "mode not set: " + Posix.error()));
@@ -348,6 +386,97 @@ public final class DirectoryRestore {
     if (!e.type().equals("dir")) {
       times(e, dest);
     }
+  }
+
+  /**
+   * Named streams per {@link NtfsStreams}: as "user.NAME" extended attributes, which is how
+   * ntfs-3g shows them (each at most 64 KiB, Linux's limit), or as "NAME:STREAM" files beside.
+   */
+  private void streams(CatalogEntry e, Path dest, String where) {
+    for (Map.Entry<String, CatalogEntry.Content> st : e.streams().entrySet()) {
+      String name = st.getKey();
+      CatalogEntry.Content c = st.getValue();
+      try {
+        switch (options.streams()) {
+          case SKIP -> streamsLeft++;
+          case XATTR -> {
+            if (c.size() > XATTR_SIZE_MAX) {
+              failed.add(new Failure(where + ":" + name, "stream of " + c.size() + " bytes is larger than an extended attribute can be; "
+                  + "--ntfs-streams files restores it as a file"));
+              continue;
+            }
+            byte[] value = new byte[(int) c.size()];
+            for (int i = 0; i < c.chunks().size(); i++) {
+              if (c.chunks().get(i) != null) {
+                byte[] data = repo.get(ChunkId.parse(c.chunks().get(i)));
+                System.arraycopy(data, 0, value, i * chunkSize, Math.min(data.length, value.length - i * chunkSize));
+              }
+            }
+            if (Posix.libc().lsetxattr(dest.toString(), "user." + name, value, value.length, 0) != 0) {
+              failed.add(new Failure(where + ":" + name, "stream not set as user." + name + ": " + Posix.error()));
+              continue;
+            }
+            streamsRestored++;
+          }
+          case FILES -> {
+            if (name.isEmpty() || name.contains("/") || name.indexOf('\0') >= 0) {
+              failed.add(new Failure(where + ":" + name.replace("\0", "\\0"), "refused: the stream's name could leave the target"));
+              continue;
+            }
+            Path file = dest.resolveSibling(dest.getFileName() + ":" + name);
+            if (!replace(file, e, false)) {
+              continue;
+            }
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+              for (int i = 0; i < c.chunks().size(); i++) {
+                if (c.chunks().get(i) != null) {
+                  ByteBuffer b = ByteBuffer.wrap(repo.get(ChunkId.parse(c.chunks().get(i))));
+                  while (b.hasRemaining()) {
+                    ch.write(b, (long) i * chunkSize + b.position());
+                  }
+                }
+              }
+            }
+            if (Files.size(file) < c.size()) {
+              try (RandomAccessFile f = new RandomAccessFile(file.toFile(), "rw")) {
+                f.setLength(c.size());
+              }
+            }
+            streamsRestored++;
+          }
+        }
+      } catch (IOException x) {
+        failed.add(new Failure(where + ":" + name, x.getMessage()));
+      }
+    }
+  }
+
+  /**
+   * DOS attributes and creation time as ntfs-3g takes them; true when the target could not take
+   * them (not an ntfs-3g mount).
+   */
+  private boolean ntfsAttributes(CatalogEntry e, String path) {
+    Posix.LibC libc = Posix.libc();
+    boolean left = false;
+    if (e.crtimeNs() != null) {
+      long ntfsTime = Math.floorDiv(e.crtimeNs(), 100) + NTFS_EPOCH_OFFSET;
+      byte[] v = ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(ntfsTime).array();
+      if (libc.lsetxattr(path, NTFS_CRTIME, v, v.length, 0) != 0) {
+        left |= Posix.errno() == Posix.EOPNOTSUPP;
+      }
+    }
+    int attributes = (int) e.flags() & SETTABLE_ATTRIBUTES;
+    if (attributes != 0) {
+      byte[] v = ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(attributes).array();
+      if (libc.lsetxattr(path, NTFS_ATTRIB, v, v.length, 0) != 0) {
+        if (Posix.errno() == Posix.EOPNOTSUPP) {
+          left = true;
+        } else {
+          failed.add(new Failure("/" + target.relativize(Path.of(path)), "DOS attributes not set: " + Posix.error()));
+        }
+      }
+    }
+    return left;
   }
 
   private void times(CatalogEntry e, Path dest) {

@@ -49,6 +49,13 @@ final class Posix {
     return ((major & 0xfffff000L) << 32) | ((major & 0xfffL) << 8) | ((minor & 0xffffff00L) << 12) | (minor & 0xffL);
   }
 
+  static final int EOPNOTSUPP = 95;
+
+  /** The errno of the last failed call. */
+  static int errno() {
+    return jnr.ffi.LastError.getLastError(jnr.ffi.Runtime.getSystemRuntime());
+  }
+
   /** The errno of the last failed call, as text. */
   static String error() {
     int errno = jnr.ffi.LastError.getLastError(jnr.ffi.Runtime.getSystemRuntime());

@@ -146,7 +146,10 @@ public final class TarRestore {
       }
     }
     switch (e.type()) {
-      case "dir" -> directories.add(Map.entry(name + "/", e));
+      case "dir" -> {
+        directories.add(Map.entry(name + "/", e));
+        streamsLeft += e.streams() == null ? 0 : e.streams().size();
+      }
       case "file" -> file(e, name, path);
       case "symlink" -> {
         header(e, name, TarConstants.LF_SYMLINK, 0, e.target(), null);
