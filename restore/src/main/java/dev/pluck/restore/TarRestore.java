@@ -54,6 +54,7 @@ public final class TarRestore {
   private final Map<Long, String> linked = new HashMap<>();  // inode -> first name written, for hard links
   private final Set<String> refused = new HashSet<>();  // paths left out, with everything below
   private final Set<String> symlinks = new HashSet<>();  // nothing is written below these
+  private final Set<String> names = new HashSet<>();  // every name in the archive: a guest may list one twice
   private final List<Map.Entry<String, CatalogEntry>> directories = new ArrayList<>();  // written last
   private long entries;
   private long files;
@@ -144,6 +145,11 @@ public final class TarRestore {
         refused.add(path);
         return;
       }
+    }
+    if (!names.add(name)) {
+      failed.add(new DirectoryRestore.Failure(path, "refused: a second entry of that name in its directory"));
+      refused.add(path);
+      return;
     }
     switch (e.type()) {
       case "dir" -> {
