@@ -11,7 +11,15 @@ final class Progress implements AutoCloseable {
   private final long start = System.nanoTime();
   private long lastDraw;
 
+  private final String verb;
+
   Progress(String label, long total) {
+    this(label, total, "read");
+  }
+
+  /** {@code verb}: what status lines say of their bytes ("read", "written", "served"). */
+  Progress(String label, long total, String verb) {
+    this.verb = verb;
     this.err = System.err;
     this.label = label;
     this.total = total;
@@ -70,7 +78,7 @@ final class Progress implements AutoCloseable {
     double rate = done / seconds;
     String amount = RepoCommands.human(done) + (expected > done ? " of ~" + RepoCommands.human(expected) : "");
     String eta = expected > done && rate > 0 ? ", ETA " + duration((expected - done) / rate) : "";
-    err.printf("\r%s %s read, %.1f MiB/s%s, %s\033[K", label, amount, rate / (1 << 20), eta, text);
+    err.printf("\r%s %s %s, %.1f MiB/s%s, %s\033[K", label, amount, verb, rate / (1 << 20), eta, text);
     err.flush();
   }
 

@@ -118,7 +118,8 @@ final class RestoreCommand implements Callable<Integer> {
       case "skip" -> DirectoryRestore.NtfsStreams.SKIP;
       default -> throw new ParameterException(spec.commandLine(), "--ntfs-streams takes xattr, files or skip: " + ntfsStreams);
     };
-    DirectoryRestore.Options options = new DirectoryRestore.Options(target, when, whose, streams);
+    long[] before = {0, 0};  // entries and bytes of the volumes done
+
     long files = 0;
     long dirs = 0;
     long links = 0;
@@ -130,11 +131,20 @@ final class RestoreCommand implements Callable<Integer> {
     List<DirectoryRestore.Failure> failed = new ArrayList<>();
     List<String> notes = new ArrayList<>();
     Snapshot s;
-    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "restore"); Repository r = repo.open(spec)) {
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "restore"); Repository r = repo.open(spec);
+        Progress progress = new Progress("restore", -1, "written")) {
       s = r.snapshot(snapshot);
-      for (Map.Entry<Snapshot.Volume, Map.Entry<String, List<String>>> job : plan(s).entrySet()) {
+      Map<Snapshot.Volume, Map.Entry<String, List<String>>> jobs = plan(s);
+      // Everything of the volumes asked for whole: their bytes are known; a part of one: not.
+      long expected = jobs.values().stream().allMatch(j -> j.getValue().isEmpty())
+          ? jobs.keySet().stream().mapToLong(Snapshot.Volume::bytes).sum() : -1;
+      DirectoryRestore.Options options = new DirectoryRestore.Options(target, when, whose, streams, (entries, done) ->
+          progress.status(before[1] + done, expected, (before[0] + entries) + " entries"));
+      for (Map.Entry<Snapshot.Volume, Map.Entry<String, List<String>>> job : jobs.entrySet()) {
         DirectoryRestore.Result res = DirectoryRestore.restore(r, s, job.getKey(), job.getValue().getValue(), job.getValue().getKey(),
             options);
+        before[0] += res.files() + res.directories() + res.symlinks() + res.hardlinks() + res.special();
+        before[1] += res.bytes();
         files += res.files();
         dirs += res.directories();
         links += res.symlinks();

@@ -106,7 +106,7 @@ final class ServeCommand implements Callable<Integer> {
           createOverlay(server.uri(exports.get(0).name()));
         }
         print(s, exports, server);
-        try (Progress progress = new Progress("serve", -1)) {
+        try (Progress progress = new Progress("serve", -1, "served")) {
           while (!server.awaitClose(1000)) {
             progress.status(server.bytesServed(), "served to " + server.connections() + " clients (" + server.connected() + " connected)");
           }

@@ -158,4 +158,22 @@ class RestoreCommandIT {
         && !o.path().contains("\n")).findFirst().orElseThrow();
     assertThat(Tools.runOk("sha256sum", out.resolve("home" + one.path()).toString()).stdout()).contains(one.sha256());
   }
+
+  /** Through a pseudo-terminal (script), a restore draws its progress on stderr; piped, it draws none. */
+  @Test
+  void progressOnATerminalOnly(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.ext4Features();
+    String repo = dir.resolve("repo").toString();
+    assertThat(CliRun.of("init", "--repo", repo).exit()).isZero();
+    assertThat(CliRun.of("backup", "--repo", repo, disk.image().toString()).exit()).isZero();
+    String launcher = Path.of("../pluck").toAbsolutePath().normalize().toString();
+    String command = launcher + " restore --repo " + repo + " latest --target ";
+    Tools.Result tty = Tools.run(java.time.Duration.ofMinutes(2), List.of("env", "TERM=xterm", "script", "-qec",
+        command + dir.resolve("t1") + " >/dev/null", "/dev/null"));
+    assertThat(tty.exitCode()).as(tty.stdout()).isZero();
+    assertThat(tty.stdout()).as("script's terminal shows stderr").contains("restore ").contains(" written, ").contains(" entries");
+    Tools.Result piped = Tools.run(java.time.Duration.ofMinutes(2), List.of("bash", "-c", command + dir.resolve("t2") + " 2>&1 >/dev/null"));
+    assertThat(piped.exitCode()).isZero();
+    assertThat(piped.stdout()).as("no terminal, no progress").doesNotContain(" written, ");
+  }
 }

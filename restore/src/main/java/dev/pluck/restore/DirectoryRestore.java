@@ -42,9 +42,18 @@ public final class DirectoryRestore {
   /** Where NTFS named streams go: user. xattrs (as ntfs-3g shows them), "file:stream" files beside, or nowhere. */
   public enum NtfsStreams { XATTR, FILES, SKIP }
 
-  public record Options(Path target, Overwrite overwrite, Owner owner, NtfsStreams streams) {
+  /** Hears how far a restore got: entries and content bytes done so far. */
+  public interface Progress {
+    void done(long entries, long bytes);
+  }
+
+  public record Options(Path target, Overwrite overwrite, Owner owner, NtfsStreams streams, Progress progress) {
     public Options(Path target, Overwrite overwrite, Owner owner) {
       this(target, overwrite, owner, NtfsStreams.XATTR);
+    }
+
+    public Options(Path target, Overwrite overwrite, Owner owner, NtfsStreams streams) {
+      this(target, overwrite, owner, streams, (entries, bytes) -> { });
     }
   }
 
@@ -83,6 +92,7 @@ public final class DirectoryRestore {
   private long kept;
   private long streamsLeft;
   private long streamsRestored;
+  private long entries;
   private long ntfsMetadataLeft;  // files whose system.ntfs_* the target could not take
   private final boolean ntfs;
 
@@ -118,6 +128,7 @@ public final class DirectoryRestore {
       found.add(match);
       // The volume's root lands at its mountpoint (under), or is the target itself.
       r.restore(e, under.isEmpty() || under.equals("/") ? path : path.equals("/") ? under : under + path);
+      options.progress().done(++r.entries, r.bytes);
     });
     for (String w : wanted) {
       if (!found.contains(w)) {
