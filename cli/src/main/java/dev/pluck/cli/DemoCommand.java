@@ -124,6 +124,22 @@ final class DemoCommand implements Callable<Integer> {
       out.println("snapshots (pluck snapshots --repo " + repoDir + "):");
       out.flush();
       Pluck.commandLine().setOut(out).setErr(err).execute("snapshots", "--repo", repoDir.toString());
+      // "Restore this one file from Tuesday": the overwritten file, from the first snapshot.
+      Path restored = work.resolve("restored");
+      String first = full.backup().snapshot().substring(0, 8);
+      out.println();
+      out.printf("restore %s as it was before the guest overwrote it:%n", overwritten);
+      out.printf("  pluck restore --repo %s %s %s --target %s%n", repoDir, first, overwritten, restored);
+      out.flush();
+      int rc = Pluck.commandLine().setOut(out).setErr(err).execute("restore", "--repo", repoDir.toString(), first, overwritten,
+          "--target", restored.toString());
+      String got = rc == 0 ? sha256(restored.resolve(overwritten.substring(1))) : "(restore failed)";
+      out.printf("  sha256 before the write  %s%n  sha256 restored          %s  %s%n  sha256 in the guest now  %s%n", shaBefore, got,
+          got.equals(shaBefore) ? "(the same: restored)" : "(DIFFERENT)", shaAfter);
+      if (!got.equals(shaBefore)) {
+        out.flush();
+        return 1;
+      }
       if (keep) {
         out.println();
         out.println("kept: " + work + " (disk/disk.img, repo/)");
@@ -137,6 +153,24 @@ final class DemoCommand implements Callable<Integer> {
 
   private static PullView.Options view(Path work) {
     return PullView.Options.defaults("backup", work.resolve("scratch")).withLockDir(work.resolve("locks"));
+  }
+
+  /** The file the guest overwrites, and its SHA-256 before and after. */
+  private String overwritten;
+  private String shaBefore;
+  private String shaAfter;
+
+  static String sha256(Path p) throws IOException {
+    try (var in = Files.newInputStream(p)) {
+      java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] b = new byte[1 << 16];
+      for (int n; (n = in.read(b)) > 0; ) {
+        md.update(b, 0, n);
+      }
+      return java.util.HexFormat.of().formatHex(md.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   /** What the guest changes between the backups, written through the FUSE export with the kernel's ext4. */
@@ -155,10 +189,13 @@ final class DemoCommand implements Callable<Integer> {
       largest = files.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
           .max(java.util.Comparator.comparingLong(p -> p.toFile().length())).orElseThrow();
     }
+    overwritten = "/home/" + home.relativize(largest);
+    shaBefore = sha256(largest);
     try (FileChannel ch = FileChannel.open(largest, StandardOpenOption.WRITE)) {
       ch.write(ByteBuffer.wrap(new byte[4096]), Math.max(0, ch.size() / 2));
     }
-    changes.add("/home/" + home.relativize(largest) + " (4 KiB overwritten in the middle)");
+    shaAfter = sha256(largest);
+    changes.add(overwritten + " (4 KiB overwritten in the middle)");
     Path log = home.resolve("demo.log");
     byte[] line = "a line of the guest's log\n".getBytes(StandardCharsets.US_ASCII);
     try (FileChannel ch = FileChannel.open(log, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {

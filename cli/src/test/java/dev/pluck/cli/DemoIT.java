@@ -27,6 +27,11 @@ class DemoIT {
     assertThat(full).as("the full backup reads /home and /etc").isGreaterThan(20L << 20);
     assertThat(incremental).as("the incremental reads the 1 MiB log and the 4 KiB overwritten").isBetween(1L << 20, 2L << 20);
     assertThat(out.lines().filter(l -> l.contains("demo-vm")).count()).as("two snapshots listed").isEqualTo(2);
+    Matcher before = Pattern.compile("sha256 before the write  ([0-9a-f]{64})").matcher(out);
+    Matcher restored = Pattern.compile("sha256 restored          ([0-9a-f]{64})  \\(the same: restored\\)").matcher(out);
+    Matcher now = Pattern.compile("sha256 in the guest now  ([0-9a-f]{64})").matcher(out);
+    assertThat(before.find() && restored.find() && now.find()).as("the restore lines in%n%s", out).isTrue();
+    assertThat(restored.group(1)).isEqualTo(before.group(1)).isNotEqualTo(now.group(1));
     assertThat(Files.exists(work)).as("the demo cleans up after itself").isFalse();
     assertThat(new ProcessBuilder("losetup", "-a").start().getInputStream().readAllBytes()).asString().doesNotContain(work.toString());
   }
