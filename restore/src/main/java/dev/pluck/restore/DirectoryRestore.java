@@ -289,24 +289,30 @@ public final class DirectoryRestore {
       }
     }
     long written = 0;
+    List<java.util.concurrent.Future<Long>> window = new ArrayList<>();
     try (FileChannel ch = FileChannel.open(dest, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)) {
+      boolean parallel = e.chunks().size() > 2;  // a large file: chunks fetched and decompressed on several threads
       for (int i = 0; i < e.chunks().size(); i++) {
         String id = e.chunks().get(i);
         if (id == null) {
           continue;  // a hole stays a hole
         }
-        long offset = (long) i * chunkSize;
-        byte[] data = repo.get(ChunkId.parse(id));
-        long expected = Math.min(chunkSize, e.size() - offset);
-        if (data.length != expected) {
-          throw new IOException("chunk " + i + " holds " + data.length + " bytes, not " + expected);
+        if (!parallel) {
+          written += writeChunk(ch, e, i, id);
+          continue;
         }
-        ByteBuffer b = ByteBuffer.wrap(data);
-        while (b.hasRemaining()) {
-          ch.write(b, offset + b.position());
+        if (window.size() >= 2 * CHUNK_THREADS) {
+          written += await(window.remove(0));
         }
-        written += data.length;
+        int index = i;
+        window.add(CHUNK_POOL.submit(() -> writeChunk(ch, e, index, id)));
       }
+      for (java.util.concurrent.Future<Long> f : window) {
+        written += await(f);
+      }
+    } catch (IOException | RuntimeException x) {
+      window.forEach(f -> f.cancel(true));
+      throw x;
     }
     if (Files.size(dest) < e.size()) {
       try (RandomAccessFile f = new RandomAccessFile(dest.toFile(), "rw")) {
@@ -319,6 +325,44 @@ public final class DirectoryRestore {
       linked.put(e.inode(), dest);
     }
     metadata(e, dest, false);
+  }
+
+  /** Threads fetching a large file's chunks; shared by all restores of the process. */
+  private static final int CHUNK_THREADS = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+  private static final java.util.concurrent.ExecutorService CHUNK_POOL = java.util.concurrent.Executors.newFixedThreadPool(CHUNK_THREADS,
+      r -> {
+        Thread t = new Thread(r, "pluck-restore-chunks");
+        t.setDaemon(true);
+        return t;
+      });
+
+  /** Chunk {@code i} of {@code e}, fetched, checked and written at its offset; its length. */
+  private long writeChunk(FileChannel ch, CatalogEntry e, int i, String id) throws IOException {
+    long offset = (long) i * chunkSize;
+    byte[] data = repo.get(ChunkId.parse(id));
+    long expected = Math.min(chunkSize, e.size() - offset);
+    if (data.length != expected) {
+      throw new IOException("chunk " + i + " holds " + data.length + " bytes, not " + expected);
+    }
+    ByteBuffer b = ByteBuffer.wrap(data);
+    while (b.hasRemaining()) {
+      ch.write(b, offset + b.position());
+    }
+    return data.length;
+  }
+
+  private static long await(java.util.concurrent.Future<Long> f) throws IOException {
+    try {
+      return f.get();
+    } catch (InterruptedException x) {
+      Thread.currentThread().interrupt();
+      throw new java.io.InterruptedIOException("interrupted while restoring");
+    } catch (java.util.concurrent.ExecutionException x) {
+      if (x.getCause() instanceof IOException io) {
+        throw io;
+      }
+      throw new IOException(x.getCause());
+    }
   }
 
   private void symlink(CatalogEntry e, Path dest) throws IOException {

@@ -6,7 +6,6 @@ import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.fs.volume.Volume;
 import dev.pluck.fs.volume.VolumeTree;
 import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.Extent;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -33,8 +32,11 @@ public final class ImageRestore {
     }
   }
 
-  /** How many stored blocks are fetched and written at once. */
-  private static final int THREADS = Math.max(2, Math.min(8, Runtime.getRuntime().availableProcessors()));
+  /**
+   * Threads fetching, checking and writing stored blocks: one more than the cores, as each also
+   * waits on its write.
+   */
+  private static final int THREADS = Math.max(3, Math.min(9, Runtime.getRuntime().availableProcessors() + 1));
 
   private ImageRestore() {}
 
@@ -56,18 +58,26 @@ public final class ImageRestore {
     if (target.isReadOnly()) {
       throw new IOException("the target " + target + " is read-only");
     }
-    BlockDevice image = BlockMap.open(repo, v);
-    List<Extent> extents = image.blockStatus(BlockDevice.BASE_ALLOCATION, 0, v.size());
+    BlockMap.Blocks blocks = BlockMap.blocks(repo, v);
     long zeroed = 0;
     long data = 0;
-    for (Extent e : extents) {
-      if (e.readsAsZeros()) {
-        if (!targetIsZero) {
-          target.writeZeroes(e.offset(), e.length());
-          zeroed += e.length();
-        }
-        progress.accept(e.length());
+    // Holes first, merged into runs: one call each (a punched hole, one NBD_CMD_WRITE_ZEROES).
+    for (long b = 0; b < blocks.count(); ) {
+      if (blocks.id(b) != null) {
+        b++;
+        continue;
       }
+      long first = b;
+      while (b < blocks.count() && blocks.id(b) == null) {
+        b++;
+      }
+      long offset = first * v.blockSize();
+      long length = Math.min(v.size(), b * v.blockSize()) - offset;
+      if (!targetIsZero) {
+        target.writeZeroes(offset, length);
+        zeroed += length;
+      }
+      progress.accept(length);
     }
     ExecutorService pool = Executors.newFixedThreadPool(THREADS, r -> {
       Thread t = new Thread(r, "pluck-restore-write");
@@ -76,26 +86,27 @@ public final class ImageRestore {
     });
     try {
       List<Future<?>> window = new ArrayList<>();
-      int block = v.blockSize();
-      for (Extent e : extents) {
-        if (e.readsAsZeros()) {
+      for (long b = 0; b < blocks.count(); b++) {
+        dev.pluck.engine.repo.ChunkId id = blocks.id(b);
+        if (id == null) {
           continue;
         }
-        for (long at = e.offset(); at < e.end(); at += block) {
-          long offset = at;
-          int n = (int) Math.min(block, e.end() - at);
-          if (window.size() >= 2 * THREADS) {
-            await(window.remove(0));
-          }
-          window.add(pool.submit(() -> {
-            ByteBuffer b = ByteBuffer.allocate(n);
-            image.read(offset, b);
-            target.write(offset, b.flip());
-            progress.accept(n);
-            return null;
-          }));
-          data += n;
+        long offset = b * v.blockSize();
+        int n = (int) Math.min(v.blockSize(), v.size() - offset);
+        if (window.size() >= 2 * THREADS) {
+          await(window.remove(0));
         }
+        window.add(pool.submit(() -> {
+          byte[] chunk = repo.get(id);  // decompressed and checked against its id
+          if (chunk.length < n) {
+            throw new IOException("volume " + v.id() + ": the chunk of block at byte " + offset + " holds " + chunk.length + " bytes, not "
+                + n);
+          }
+          target.write(offset, ByteBuffer.wrap(chunk, 0, n));
+          progress.accept(n);
+          return null;
+        }));
+        data += n;
       }
       for (Future<?> f : window) {
         await(f);

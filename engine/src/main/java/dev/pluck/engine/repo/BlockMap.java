@@ -197,6 +197,24 @@ public final class BlockMap {
     }
   }
 
+  /** A volume image's blocks: which chunk holds each (null for a hole). */
+  public record Blocks(int blockSize, long size, byte[] map) {
+    public long count() {
+      return map.length / ChunkId.BYTES;
+    }
+
+    /** The chunk of block {@code b}, or null when it is a hole. */
+    public ChunkId id(long b) {
+      int at = Math.toIntExact(b * ChunkId.BYTES);
+      return Content.isHole(map, at) ? null : ChunkId.fromBytes(map, at);
+    }
+  }
+
+  /** The block map of a snapshot's volume image. */
+  public static Blocks blocks(Repository repo, Snapshot.Volume v) throws IOException {
+    return new Blocks(v.blockSize(), v.size(), map(repo, v));
+  }
+
   /** A snapshot's volume image as a read-only device (holes read as zeros). */
   public static BlockDevice open(Repository repo, Snapshot.Volume v) throws IOException {
     byte[] map = map(repo, v);
