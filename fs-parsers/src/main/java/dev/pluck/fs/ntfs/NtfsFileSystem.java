@@ -817,7 +817,7 @@ public final class NtfsFileSystem implements FileSystem {
       }
       long used = 0;
       for (VolumeRange r : allocatedRanges()) {
-        used += r.length();
+        used += Math.max(0, Math.min(r.end(), boot.volumeBytes()) - r.offset());  // not the boot sector's copy past the end
       }
       free = boot.volumeBytes() - used;
     } catch (IOException e) {
