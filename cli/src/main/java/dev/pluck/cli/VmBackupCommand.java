@@ -1,5 +1,6 @@
 package dev.pluck.cli;
 
+import dev.pluck.engine.LibvirtBackup;
 import dev.pluck.engine.VmBackup;
 import dev.pluck.engine.repo.Locks;
 import dev.pluck.engine.repo.Repository;
@@ -32,11 +33,24 @@ import picocli.CommandLine.Spec;
     "Exit status: 0 done, 3 done but some paths could not be read (they are read in full next time), 1 failed, 2 usage."})
 final class VmBackupCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
-  @Mixin MonitorOption monitor = new MonitorOption();
+  @Option(names = "--qmp", paramLabel = "SOCKET", description = "QMP monitor: unix socket path or host:port (or --libvirt).")
+  String qmp;
+
+  @Option(names = "--libvirt", paramLabel = "DOMAIN", description = "A domain libvirt runs: back it up through libvirt's pull-mode "
+      + "backup API (checkpoints pluck-CHAIN-N) instead of QMP.")
+  String libvirt;
+
+  @Option(names = "--connect", paramLabel = "URI", description = "libvirt connection (default qemu:///system).")
+  String connect;
+
+  @Option(names = "--libvirt-dir", defaultValue = "/var/lib/libvirt/qemu/pluck", paramLabel = "DIR",
+      description = "Where libvirt's QEMU puts the backup's NBD socket and scratch files: a directory its user can reach (default ${DEFAULT-VALUE}).")
+  Path libvirtDir;
   @Mixin RepoCommands.RepoOption repo = new RepoCommands.RepoOption();
   @Mixin SelectionOptions selection = new SelectionOptions();
 
-  @Option(names = "--drive", required = true, paramLabel = "NODE", description = "A drive of the VM (repeatable; node name, qdev id or BlockBackend name).")
+  @Option(names = "--drive", paramLabel = "NODE", description = "A drive of the VM (repeatable; node name, qdev id or BlockBackend name; "
+      + "with --libvirt the disk's target, vda; default there: every disk).")
   List<String> drives = new ArrayList<>();
 
   @Option(names = "--vm", paramLabel = "NAME", description = "The VM's name in the repository (default: the monitor's address).")
@@ -63,6 +77,15 @@ final class VmBackupCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if ((qmp == null) == (libvirt == null)) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say which VM: --qmp SOCKET or --libvirt DOMAIN");
+    }
+    if (libvirt != null) {
+      return viaLibvirt();
+    }
+    if (drives.isEmpty()) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--qmp needs --drive NODE (repeatable)");
+    }
     PullView.Mode m = switch (fleecing) {
       case "auto" -> null;
       case "backup-sync-none" -> PullView.Mode.BACKUP_SYNC_NONE;
@@ -70,7 +93,7 @@ final class VmBackupCommand implements Callable<Integer> {
       default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
           "--fleecing must be auto, backup-sync-none or copy-before-write");
     };
-    MonitorAddress address = monitor.address();
+    MonitorAddress address = MonitorAddress.parse(qmp);
     PullView.Options view = PullView.Options.defaults(selection.chain, scratch.resolve("view-" + ProcessHandle.current().pid())).withMode(m);
     if (qga != null) {
       view = view.withGuestAgent(MonitorAddress.parse(qga), freeze);
@@ -78,7 +101,7 @@ final class VmBackupCommand implements Callable<Integer> {
     if (nbdServer != null) {
       view = view.withNbdServer(MonitorAddress.parse(nbdServer));
     }
-    String machine = vm != null ? vm : monitor.qmp;
+    String machine = vm != null ? vm : qmp;
     VmBackup.Result r;
     try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec);
         Progress progress = new Progress("vm backup", -1)) {
@@ -101,6 +124,33 @@ final class VmBackupCommand implements Callable<Integer> {
     extra.put("consistency", r.view().consistency());
     if (!r.view().notice().isEmpty()) {
       extra.put("notice", r.view().notice());
+    }
+    SelectionOptions.print(spec.commandLine().getOut(), repo.json, r.backup(), extra);
+    return r.backup().complete() ? 0 : 3;
+  }
+
+  /** Through libvirt: its backup job and checkpoints, pluck's reading. */
+  private int viaLibvirt() throws IOException {
+    String machine = vm != null ? vm : libvirt;
+    LibvirtBackup.Result r;
+    try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec);
+        Progress progress = new Progress("vm backup", -1)) {
+      LibvirtBackup.Options o = new LibvirtBackup.Options(libvirt, connect, drives, selection.chain, libvirtDir);
+      r = LibvirtBackup.run(repository, o, selection.options(spec, null, new Snapshot.Source(machine, drives, List.of())), full,
+          selection.reading(spec, progress));
+    }
+    for (String n : r.notices()) {
+      spec.commandLine().getErr().println("pluck: notice: " + n);
+    }
+    Map<String, Object> extra = new LinkedHashMap<>();
+    extra.put("chain", selection.chain);
+    extra.put("checkpoint", r.checkpoint());
+    extra.put("since", r.since());
+    if (r.fullBecause() != null) {
+      extra.put("fullBecause", r.fullBecause());
+    }
+    if (!r.notices().isEmpty()) {
+      extra.put("notice", r.notices());
     }
     SelectionOptions.print(spec.commandLine().getOut(), repo.json, r.backup(), extra);
     return r.backup().complete() ? 0 : 3;

@@ -121,7 +121,7 @@ public final class VmBackup {
   }
 
   /** A drive's export that answers {@link #DIRTY} with its own bitmap's context. */
-  private static final class Alias extends ForwardingBlockDevice {
+  static final class Alias extends ForwardingBlockDevice {
     private final String context;
 
     Alias(BlockDevice inner, String context) {

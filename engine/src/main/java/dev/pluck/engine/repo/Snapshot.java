@@ -50,6 +50,11 @@ public record Snapshot(String id, int format, String time, String hostname, Sour
 
   /** The group this snapshot belongs to: "vm|drive,drive|chain". */
   public String group() {
+    return group(source, chain);
+  }
+
+  /** The group of snapshots from {@code source} in {@code chain}. */
+  public static String group(Source source, String chain) {
     String vm = source == null || source.vm() == null ? "" : source.vm();
     String drives = source == null || source.drives() == null ? "" : String.join(",", source.drives());
     return vm + "|" + drives + "|" + (chain == null ? "" : chain);
