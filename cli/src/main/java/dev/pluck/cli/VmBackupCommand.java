@@ -1,6 +1,7 @@
 package dev.pluck.cli;
 
 import dev.pluck.engine.LibvirtBackup;
+import dev.pluck.engine.OfflineImage;
 import dev.pluck.engine.VmBackup;
 import dev.pluck.engine.repo.Locks;
 import dev.pluck.engine.repo.Repository;
@@ -40,6 +41,11 @@ final class VmBackupCommand implements Callable<Integer> {
       + "backup API (checkpoints pluck-CHAIN-N) instead of QMP.")
   String libvirt;
 
+  @Option(names = "--offline-image", paramLabel = "FILE", description = "A qcow2 disk no QEMU runs (a shut-off VM's): pluck opens it "
+      + "in a qemu-storage-daemon of its own and backs it up like a running drive, its chain's bitmaps kept in the image. Give "
+      + "the --vm and --drive the VM's online backups use, and its chain goes on either way.")
+  Path offlineImage;
+
   @Option(names = "--connect", paramLabel = "URI", description = "libvirt connection (default qemu:///system).")
   String connect;
 
@@ -77,15 +83,33 @@ final class VmBackupCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    if ((qmp == null) == (libvirt == null)) {
-      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say which VM: --qmp SOCKET or --libvirt DOMAIN");
+    int sources = (qmp != null ? 1 : 0) + (libvirt != null ? 1 : 0) + (offlineImage != null ? 1 : 0);
+    if (sources != 1) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "say which VM: --qmp SOCKET, --libvirt DOMAIN or "
+          + "--offline-image FILE");
     }
     if (libvirt != null) {
       return viaLibvirt();
     }
+    if (offlineImage != null) {
+      if (drives.size() > 1) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--offline-image is one drive: one --drive NAME at most");
+      }
+      if (drives.isEmpty()) {
+        drives.add("disk0");
+      }
+      try (OfflineImage image = OfflineImage.open(offlineImage, drives.get(0), scratch)) {
+        return viaQmp(image.monitor(), vm != null ? vm : offlineImage.toString());
+      }
+    }
     if (drives.isEmpty()) {
       throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--qmp needs --drive NODE (repeatable)");
     }
+    return viaQmp(MonitorAddress.parse(qmp), vm != null ? vm : qmp);
+  }
+
+  /** Through a QMP monitor: a running VM's, or pluck's own daemon on an offline image. */
+  private int viaQmp(MonitorAddress address, String machine) throws IOException {
     PullView.Mode m = switch (fleecing) {
       case "auto" -> null;
       case "backup-sync-none" -> PullView.Mode.BACKUP_SYNC_NONE;
@@ -93,7 +117,6 @@ final class VmBackupCommand implements Callable<Integer> {
       default -> throw new picocli.CommandLine.ParameterException(spec.commandLine(),
           "--fleecing must be auto, backup-sync-none or copy-before-write");
     };
-    MonitorAddress address = MonitorAddress.parse(qmp);
     PullView.Options view = PullView.Options.defaults(selection.chain, scratch.resolve("view-" + ProcessHandle.current().pid())).withMode(m);
     if (qga != null) {
       view = view.withGuestAgent(MonitorAddress.parse(qga), freeze);
@@ -101,7 +124,6 @@ final class VmBackupCommand implements Callable<Integer> {
     if (nbdServer != null) {
       view = view.withNbdServer(MonitorAddress.parse(nbdServer));
     }
-    String machine = vm != null ? vm : qmp;
     VmBackup.Result r;
     try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "backup"); Repository repository = repo.open(spec);
         Progress progress = new Progress("vm backup", -1)) {

@@ -47,6 +47,9 @@ final class VmCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       PrintWriter out = spec.commandLine().getOut();
+      if (monitor.isLibvirt()) {
+        return libvirt(out);
+      }
       try (QmpClient client = QmpClient.connect(monitor.address())) {
         QemuBlock block = new QemuBlock(client);
         List<BlockNode> nodes = drive != null ? List.of(block.resolve(drive)) : block.nodesWithBitmaps();
@@ -76,6 +79,29 @@ final class VmCommand implements Runnable {
       }
       return 0;
     }
+
+    /** libvirt's checkpoints of the domain, pluck's by chain. */
+    private int libvirt(PrintWriter out) throws IOException {
+      try (dev.pluck.qmp.Libvirt conn = dev.pluck.qmp.Libvirt.open(monitor.connect);
+          dev.pluck.qmp.Libvirt.Domain dom = conn.domain(monitor.libvirt)) {
+        if (!json) {
+          out.printf("%-28s %-12s%n", "CHECKPOINT", "CHAIN");
+        }
+        for (String c : dom.checkpoints()) {
+          String chain = c.matches("pluck-.+-\\d+") ? c.replaceAll("^pluck-(.+)-\\d+$", "$1") : "";
+          if (json) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("domain", monitor.libvirt);
+            row.put("checkpoint", c);
+            row.put("chain", chain);
+            Output.json(out, row);
+          } else {
+            out.printf("%-28s %-12s%n", c, chain.isEmpty() ? "-" : chain);
+          }
+        }
+      }
+      return 0;
+    }
   }
 
   @Command(name = "cleanup", mixinStandardHelpOptions = true,
@@ -97,7 +123,9 @@ final class VmCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      List<String> done = dev.pluck.qmp.Reconcile.run(monitor.address(), scratch,
+      List<String> done = monitor.isLibvirt()
+          ? dev.pluck.engine.LibvirtBackup.cleanup(monitor.connect, monitor.libvirt, monitor.libvirtDir)
+          : dev.pluck.qmp.Reconcile.run(monitor.address(), scratch,
           qga == null ? null : MonitorAddress.parse(qga), dev.pluck.qmp.DriveLock.DEFAULT_DIR, java.time.Duration.ofSeconds(30));
       PrintWriter out = spec.commandLine().getOut();
       if (json) {

@@ -53,6 +53,30 @@ class LibvirtCommandIT {
       assertThat(r.exit()).as(r.err()).isZero();
       assertThat(Tools.runOk("sha256sum", target.resolve("home" + one.path()).toString()).stdout()).contains(one.sha256());
 
+      // A pluck killed mid-read (kill -9) leaves libvirt's job and its new checkpoint: vm cleanup ends the job and merges it back.
+      java.nio.file.Path jobs = java.nio.file.Path.of("/var/lib/libvirt/qemu/pluck");
+      Process p = new ProcessBuilder("java", "-jar", Path.of("target/pluck.jar").toAbsolutePath().toString(), "vm", "backup", "--libvirt",
+          vm.name(), "--repo", repo, "--mode", "disk", "--limit-read", "1M").redirectErrorStream(true)
+          .redirectOutput(dir.resolve("killed.out").toFile()).start();
+      long deadline = System.nanoTime() + 60_000_000_000L;
+      while (!vm.virsh("checkpoint-list", "--name", vm.name()).contains("pluck-backup-3") && System.nanoTime() < deadline) {
+        Thread.sleep(100);
+      }
+      Thread.sleep(1000);  // reading now, at 1 MiB/s
+      p.destroyForcibly();
+      p.waitFor();
+      assertThat(CliRun.of("vm", "checkpoints", "--libvirt", vm.name()).out()).contains("pluck-backup-3").contains("pluck-backup-2");
+      CliRun cleanup = CliRun.of("vm", "cleanup", "--libvirt", vm.name(), "--json");
+      assertThat(cleanup.exit()).as(cleanup.err()).isZero();
+      assertThat(cleanup.out()).contains("merged back into pluck-backup-2");
+      assertThat(vm.virsh("checkpoint-list", "--name", vm.name()).strip()).isEqualTo("pluck-backup-2");
+      try (var left = java.nio.file.Files.list(jobs)) {
+        assertThat(left.map(f -> f.getFileName().toString()).filter(n -> n.contains(vm.name()))).as("nothing of the job left").isEmpty();
+      }
+      CliRun third = CliRun.of("vm", "backup", "--libvirt", vm.name(), "--repo", repo, "--include", "/home/**", "--json");
+      assertThat(third.exit()).as(third.err()).isZero();
+      assertThat(JSON.readTree(third.out()).get("since").asText()).isEqualTo("pluck-backup-2");
+
       assertThat(CliRun.of("vm", "backup", "--repo", repo).exit()).as("no --qmp or --libvirt").isEqualTo(2);
       CliRun none = CliRun.of("vm", "backup", "--libvirt", "no-such-domain-" + ProcessHandle.current().pid(), "--repo", repo);
       assertThat(none.exit()).isEqualTo(1);

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.concurrent.atomic.AtomicBoolean;
 import javax.xml.parsers.DocumentBuilderFactory;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
@@ -50,9 +51,6 @@ public final class LibvirtBackup {
   public static Result run(Repository repo, Options o, Backup.Options options, boolean full, Backup.Reading reading) throws IOException {
     List<String> notices = new ArrayList<>();
     try (Libvirt conn = Libvirt.open(o.connect()); Libvirt.Domain dom = conn.domain(o.domain())) {
-      if (!dom.isActive()) {
-        throw new IOException("domain " + o.domain() + " is not running: back up its disks offline (pluck vm backup --offline-image)");
-      }
       Document xml = parse(dom.xml());
       List<String> disks = disks(xml);
       List<String> drives = o.drives().isEmpty() ? disks : o.drives();
@@ -60,6 +58,9 @@ public final class LibvirtBackup {
         if (!disks.contains(d)) {
           throw new IOException("domain " + o.domain() + " has no disk " + d + " (it has: " + String.join(", ", disks) + ")");
         }
+      }
+      if (!dom.isActive()) {
+        return offline(repo, o, options, full, reading, dom, xml, drives);
       }
       // The chain's latest checkpoint libvirt knows, and the one the repository's latest snapshot is at.
       Pattern mine = Pattern.compile(Pattern.quote("pluck-" + o.chain() + "-") + "(\\d+)");
@@ -116,23 +117,13 @@ public final class LibvirtBackup {
       backup.append("</disks></domainbackup>");
       checkpoint.append("</disks></domaincheckpoint>");
 
-      boolean agent = hasAgent(xml);
-      boolean frozen = false;
-      try {
-        if (agent) {
-          try {
-            dom.fsFreeze();
-            frozen = true;
-          } catch (IOException e) {
-            notices.add("the guest agent did not freeze the filesystems (" + e.getMessage() + "): the view is crash-consistent");
-          }
-        }
-        dom.backupBegin(backup.toString(), checkpoint.toString());
-      } finally {
-        if (frozen) {
-          dom.fsThaw();
-        }
-      }
+      Job job = new Job(o.connect(), o.domain(), o.chain(), previous, next, since, socket.toString(), List.copyOf(drives),
+          ProcessHandle.current().pid(), false);
+      begin(dom, job, xml, backup.toString(), checkpoint.toString(), o.workDir(), notices);
+      AtomicBoolean ended = new AtomicBoolean();
+      java.util.concurrent.atomic.AtomicReference<Job> current = new java.util.concurrent.atomic.AtomicReference<>(job);
+      Thread hook = new Thread(() -> endQuietly(o.connect(), current.get(), o.workDir(), ended), "pluck-end-libvirt-job");
+      Runtime.getRuntime().addShutdownHook(hook);
       boolean success = false;
       List<BlockDevice> opened = new ArrayList<>();
       try {
@@ -143,8 +134,7 @@ public final class LibvirtBackup {
           if (context != null) {
             contexts.add(context);
           }
-          NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse("nbd+unix:///" + d + "?socket=" + socket),
-              NbdOptions.defaults().withMetaContexts(contexts));
+          NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse(job.uri(d)), NbdOptions.defaults().withMetaContexts(contexts));
           opened.add(device);
           if (context != null && !device.metaContexts().contains(context)) {
             throw new IOException("libvirt's export of " + d + " has no " + context + " for the incremental since " + since);
@@ -154,6 +144,8 @@ public final class LibvirtBackup {
         Backup.Result r = Backup.run(repo, sources, options.incremental(since == null ? null : "checkpoint:" + since,
             since == null ? null : VmBackup.DIRTY, next), reading);
         success = true;
+        saveJob(o.workDir(), job.asCommitted());  // a crash from here on: vm cleanup ends the job as the success it was
+        current.set(job.asCommitted());
         if (fullBecause == null && r.parent() == null) {
           fullBecause = r.parentNote();
         }
@@ -166,28 +158,224 @@ public final class LibvirtBackup {
             // the job ends next
           }
         }
-        IOException ending = null;
         try {
-          dom.abortJob();
-        } catch (IOException e) {
-          ending = e;
+          Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException shuttingDown) {
+          // the hook ends the job
         }
-        if (success) {
-          if (previous != null) {
-            dom.deleteCheckpoint(previous, false);  // the new checkpoint tracks every write from now on
+        if (ended.compareAndSet(false, true)) {
+          IOException failure = end(dom, success ? job.asCommitted() : job, o.workDir());
+          if (failure != null && success) {
+            throw new IOException("the snapshot is committed, but ending libvirt's backup job failed (run pluck vm cleanup --libvirt "
+                + o.domain() + "): " + failure.getMessage(), failure);
           }
-        } else {
-          try {
-            dom.deleteCheckpoint(next, false);  // its bitmap merges back into the previous checkpoint's
-          } catch (IOException e) {
-            System.err.println("pluck: " + e.getMessage() + " (delete checkpoint " + next + " with virsh checkpoint-delete)");
-          }
-        }
-        if (ending != null && success) {
-          throw new IOException("the snapshot is committed, but ending libvirt's backup job failed: " + ending.getMessage(), ending);
         }
       }
     }
+  }
+
+  /**
+   * A backup job pluck began in libvirt, saved (JSON, in the work directory) from its begin to
+   * its end, so that {@code vm cleanup --libvirt} can end it as it should after a crash: a
+   * committed job drops {@code previous}, an uncommitted one deletes {@code next}, merging its
+   * bitmap back.
+   */
+  public record Job(String connect, String domain, String chain, String previous, String next, String since, String socket,
+      List<String> drives, long pid, boolean committed) {
+    Job asCommitted() {
+      return new Job(connect, domain, chain, previous, next, since, socket, drives, pid, true);
+    }
+
+    /** The NBD URI of disk {@code drive}'s export. */
+    public String uri(String drive) {
+      return "nbd+unix:///" + drive + "?socket=" + socket;
+    }
+
+    /** The metadata context of the changes since {@code since}, or null for a full view. */
+    public String context(String drive) {
+      return since == null ? null : "qemu:dirty-bitmap:backup-" + drive;
+    }
+
+    String file() {
+      return "pluck-" + domain.replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + pid + ".job.json";
+    }
+  }
+
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+  private static void saveJob(Path workDir, Job job) throws IOException {
+    Path f = workDir.resolve(job.file());
+    Path tmp = workDir.resolve(job.file() + ".tmp");
+    Files.write(tmp, JSON.writeValueAsBytes(job));
+    Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /**
+   * Begins a pull-mode backup job: the guest's filesystems frozen around it when the domain has
+   * an agent, the job saved before libvirt is asked (a crash in between leaves a job cleanup
+   * can look for).
+   */
+  static void begin(Libvirt.Domain dom, Job job, Document xml, String backupXml, String checkpointXml, Path workDir,
+      List<String> notices) throws IOException {
+    saveJob(workDir, job);
+    boolean frozen = false;
+    try {
+      if (hasAgent(xml)) {
+        try {
+          dom.fsFreeze();
+          frozen = true;
+        } catch (IOException e) {
+          notices.add("the guest agent did not freeze the filesystems (" + e.getMessage() + "): the view is crash-consistent");
+        }
+      }
+      dom.backupBegin(backupXml, checkpointXml);
+    } catch (IOException e) {
+      Files.deleteIfExists(workDir.resolve(job.file()));
+      throw e;
+    } finally {
+      if (frozen) {
+        dom.fsThaw();
+      }
+    }
+  }
+
+  /**
+   * Ends a job: libvirt stops the export and removes the scratch files; then, committed, the
+   * previous checkpoint goes (the new one tracks every write from now on), or, not, the new one
+   * goes and libvirt merges its bitmap back into the previous. The saved job goes last. Returns
+   * what failed, or null.
+   */
+  static IOException end(Libvirt.Domain dom, Job job, Path workDir) {
+    IOException failure = null;
+    try {
+      dom.abortJob();
+    } catch (IOException e) {
+      failure = e;
+    }
+    try {
+      List<String> known = dom.checkpoints();
+      if (job.committed()) {
+        if (job.previous() != null && known.contains(job.previous())) {
+          dom.deleteCheckpoint(job.previous(), false);
+        }
+      } else if (known.contains(job.next())) {
+        dom.deleteCheckpoint(job.next(), false);
+      }
+      Files.deleteIfExists(workDir.resolve(job.file()));
+      Files.deleteIfExists(Path.of(job.socket()));
+    } catch (IOException e) {
+      failure = failure == null ? e : failure;
+    }
+    return failure;
+  }
+
+  private static void endQuietly(String connect, Job job, Path workDir, AtomicBoolean ended) {
+    if (!ended.compareAndSet(false, true)) {
+      return;
+    }
+    try (Libvirt conn = Libvirt.open(connect); Libvirt.Domain dom = conn.domain(job.domain())) {
+      IOException e = end(dom, job, workDir);
+      if (e != null) {
+        System.err.println("pluck: ending libvirt's backup job failed: " + e.getMessage() + " (run pluck vm cleanup --libvirt "
+            + job.domain() + ")");
+      }
+    } catch (IOException e) {
+      System.err.println("pluck: " + e.getMessage() + " (run pluck vm cleanup --libvirt " + job.domain() + ")");
+    }
+  }
+
+  /**
+   * Ends the jobs of pluck processes that died (their saved jobs in {@code workDir}, for
+   * {@code domain} or every domain when null) as each should end; what was done, one line each.
+   */
+  public static List<String> cleanup(String connect, String domain, Path workDir) throws IOException {
+    List<String> actions = new ArrayList<>();
+    if (!Files.isDirectory(workDir)) {
+      return actions;
+    }
+    List<Path> saved;
+    try (var files = Files.list(workDir)) {
+      saved = files.filter(f -> f.getFileName().toString().endsWith(".job.json")).sorted().toList();
+    }
+    for (Path f : saved) {
+      Job job = JSON.readValue(f.toFile(), Job.class);
+      if ((domain != null && !job.domain().equals(domain)) || ProcessHandle.of(job.pid()).map(ProcessHandle::isAlive).orElse(false)) {
+        continue;  // another domain's, or its pluck still runs
+      }
+      try (Libvirt conn = Libvirt.open(connect != null ? connect : job.connect()); Libvirt.Domain dom = conn.domain(job.domain())) {
+        IOException e = end(dom, job, workDir);
+        actions.add("ended the backup job of domain " + job.domain() + " left by pid " + job.pid() + ": " + (job.committed()
+            ? "its snapshot was committed, checkpoint " + job.previous() + " dropped" : "not committed, checkpoint " + job.next()
+            + " merged back into " + job.previous()) + (e == null ? "" : " (" + e.getMessage() + ")"));
+      }
+    }
+    return actions;
+  }
+
+  /**
+   * A domain that is shut off: its disks opened in pluck's own qemu-storage-daemon and backed up
+   * as a running VM's drives (the chain's bitmaps are libvirt's checkpoints' own, named alike and
+   * kept in the images), then the new checkpoint redefined in libvirt and the previous one's
+   * metadata dropped, so the next online backup's {@code <incremental>} names a checkpoint
+   * libvirt knows and a bitmap the image holds.
+   */
+  private static Result offline(Repository repo, Options o, Backup.Options options, boolean full, Backup.Reading reading,
+      Libvirt.Domain dom, Document xml, List<String> drives) throws IOException {
+    java.util.Map<String, Path> images = new java.util.LinkedHashMap<>();
+    for (String d : drives) {
+      images.put(d, source(xml, d));
+    }
+    List<String> before = dom.checkpoints();
+    workDir(o.workDir());
+    Path scratch = o.workDir().resolve("offline-scratch-" + ProcessHandle.current().pid());
+    VmBackup.Result r;
+    try (OfflineImage off = OfflineImage.open(images, o.workDir())) {
+      r = VmBackup.run(repo, off.monitor(), drives, dev.pluck.qmp.PullView.Options.defaults(o.chain(), scratch), options, full, reading);
+    } finally {
+      try {
+        Files.deleteIfExists(scratch);
+      } catch (IOException notEmpty) {
+        // vm cleanup removes what is left
+      }
+    }
+    String next = r.view().drives().get(0).newBitmap();
+    StringBuilder cp = new StringBuilder("<domaincheckpoint><name>").append(next).append("</name><creationTime>")
+        .append(java.time.Instant.now().getEpochSecond()).append("</creationTime><disks>");
+    for (String d : disks(xml)) {
+      cp.append("<disk name='").append(d).append("' checkpoint='").append(drives.contains(d) ? "bitmap' bitmap='" + next + "'" : "no'")
+          .append("/>");
+    }
+    cp.append("</disks>").append(dom.xml()).append("</domaincheckpoint>");
+    List<String> notices = new ArrayList<>();
+    notices.add("domain " + o.domain() + " is shut off: its disks were read through pluck's own qemu-storage-daemon");
+    Pattern mine = Pattern.compile(Pattern.quote("pluck-" + o.chain() + "-") + "\\d+");
+    for (String c : before) {
+      if (mine.matcher(c).matches() && !c.equals(next)) {
+        dom.deleteCheckpoint(c, true);  // its bitmap went with the view: only libvirt's record of it is left
+      }
+    }
+    dom.createCheckpoint(cp.toString(), Libvirt.CHECKPOINT_CREATE_REDEFINE);
+    return new Result(r.backup(), next, r.since(), r.fullBecause(), List.copyOf(notices));
+  }
+
+  /** The image file behind disk {@code target} of the domain. */
+  static Path source(Document xml, String target) throws IOException {
+    NodeList nodes = xml.getElementsByTagName("disk");
+    for (int i = 0; i < nodes.getLength(); i++) {
+      Element disk = (Element) nodes.item(i);
+      NodeList targets = disk.getElementsByTagName("target");
+      if (targets.getLength() == 0 || !target.equals(((Element) targets.item(0)).getAttribute("dev"))) {
+        continue;
+      }
+      NodeList sources = disk.getElementsByTagName("source");
+      String file = sources.getLength() == 0 ? "" : ((Element) sources.item(0)).getAttribute("file");
+      if (!"file".equals(disk.getAttribute("type")) || file.isEmpty()) {
+        throw new IOException("disk " + target + " is not a file (type " + disk.getAttribute("type") + "): pluck backs up shut-off "
+            + "domains' qcow2 files only");
+      }
+      return Path.of(file);
+    }
+    throw new IOException("no disk " + target);
   }
 
   /**
