@@ -147,7 +147,8 @@ final class VmCommand implements Runnable {
 
     @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
 
-    @Option(names = "--drive", required = true, paramLabel = "NODE", description = "Drive to export (repeatable).")
+    @Option(names = "--drive", paramLabel = "NODE", description = "Drive to export (repeatable; with --libvirt a disk target, vda; "
+        + "default there: every disk).")
     List<String> drives = new ArrayList<>();
 
     @Option(names = "--chain", defaultValue = "backup", description = "Checkpoint chain (default ${DEFAULT-VALUE}).")
@@ -191,6 +192,12 @@ final class VmCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
+      if (monitor.isLibvirt()) {
+        return libvirtExport();
+      }
+      if (drives.isEmpty()) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--qmp needs --drive NODE (repeatable)");
+      }
       PullView.Mode m = switch (mode) {
         case "auto" -> null;
         case "backup-sync-none" -> PullView.Mode.BACKUP_SYNC_NONE;
@@ -297,6 +304,83 @@ final class VmCommand implements Runnable {
       }
       String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
       return Math.multiplyExact(Long.parseLong(digits), unit);
+    }
+
+    /**
+     * libvirt's pull-mode export of the domain's disks at the chain's next checkpoint, until
+     * interrupted or stdin closes; then the job ends as a success (the previous checkpoint goes)
+     * or, with --fail, as a failure (the new one merges back).
+     */
+    private int libvirtExport() throws Exception {
+      dev.pluck.engine.LibvirtBackup.Options o = new dev.pluck.engine.LibvirtBackup.Options(monitor.libvirt, monitor.connect, drives,
+          chain, monitor.libvirtDir);
+      try (dev.pluck.qmp.Libvirt conn = dev.pluck.qmp.Libvirt.open(monitor.connect);
+          dev.pluck.qmp.Libvirt.Domain dom = conn.domain(monitor.libvirt)) {
+        dev.pluck.engine.LibvirtBackup.Begun begun = dev.pluck.engine.LibvirtBackup.beginJob(dom, o, false);
+        dev.pluck.engine.LibvirtBackup.Job job = begun.job();
+        AtomicBoolean ended = new AtomicBoolean();
+        CountDownLatch done = new CountDownLatch(1);
+        Runnable end = () -> {
+          if (ended.compareAndSet(false, true)) {
+            IOException e = dev.pluck.engine.LibvirtBackup.end(dom, fail ? job : job.asCommitted(), monitor.libvirtDir);
+            if (e != null) {
+              System.err.println("pluck: ending libvirt's job failed: " + e.getMessage() + " (run pluck vm cleanup --libvirt "
+                  + monitor.libvirt + ")");
+            }
+          }
+          done.countDown();
+        };
+        Thread hook = new Thread(end, "pluck-end-libvirt-export");
+        Runtime.getRuntime().addShutdownHook(hook);
+        PrintWriter out = spec.commandLine().getOut();
+        List<Map<String, Object>> ds = new ArrayList<>();
+        for (String d : job.drives()) {
+          Map<String, Object> e = new LinkedHashMap<>();
+          e.put("drive", d);
+          e.put("uri", job.uri(d));
+          e.put("context", job.context(d));
+          e.put("bitmap", job.next());
+          ds.add(e);
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("chain", chain);
+        result.put("domain", monitor.libvirt);
+        result.put("checkpoint", job.next());
+        result.put("since", job.since());
+        if (!begun.notices().isEmpty()) {
+          result.put("notice", begun.notices());
+        }
+        result.put("drives", ds);
+        if (json) {
+          Output.json(out, result);
+        } else {
+          out.printf("libvirt backup job of %s at checkpoint %s%n", monitor.libvirt, job.next());
+          begun.notices().forEach(n -> out.println("notice: " + n));
+          for (Map<String, Object> e : ds) {
+            out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
+                e.get("context") == null ? "none (" + begun.fullBecause() + ": read everything)" : e.get("context"));
+          }
+          out.printf("serving until %s%n", untilStdinCloses ? "standard input closes" : "interrupted (Ctrl-C)");
+        }
+        out.flush();
+        try {
+          if (untilStdinCloses) {
+            while (System.in.read() >= 0) {
+              // wait for EOF
+            }
+          } else {
+            done.await();
+          }
+        } finally {
+          end.run();
+          try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+          } catch (IllegalStateException shuttingDown) {
+            // the hook is running
+          }
+        }
+      }
+      return 0;
     }
 
     private void endOnce(MonitorAddress monitor, PullView.View view, PullView.Options options, AtomicBoolean ended, boolean failed) {

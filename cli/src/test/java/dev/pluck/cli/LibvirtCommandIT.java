@@ -77,6 +77,22 @@ class LibvirtCommandIT {
       assertThat(third.exit()).as(third.err()).isZero();
       assertThat(JSON.readTree(third.out()).get("since").asText()).isEqualTo("pluck-backup-2");
 
+      // vm export --libvirt: libvirt's export with the chain's bitmap, served until stdin closes, then ended as a success.
+      Process export = new ProcessBuilder("java", "-jar", Path.of("target/pluck.jar").toAbsolutePath().toString(), "vm", "export",
+          "--libvirt", vm.name(), "--until-stdin-closes", "--json").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+      JsonNode view = JSON.readTree(new java.io.BufferedReader(new java.io.InputStreamReader(export.getInputStream())).readLine());
+      assertThat(view.get("since").asText()).isEqualTo("pluck-backup-3");
+      JsonNode vda = view.get("drives").get(0);
+      assertThat(vda.get("context").asText()).isEqualTo("qemu:dirty-bitmap:backup-vda");
+      String map = Tools.runOk("nbdinfo", "--map=" + vda.get("context").asText(), vda.get("uri").asText()).stdout();
+      assertThat(map).as("nothing written since the last backup").doesNotContain("dirty");
+      assertThat(Tools.runOk("nbdinfo", "--size", vda.get("uri").asText()).stdout().strip()).isEqualTo(
+          Long.toString(java.nio.file.Files.size(disk.image())));
+      export.getOutputStream().close();
+      assertThat(export.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(export.exitValue()).isZero();
+      assertThat(vm.virsh("checkpoint-list", "--name", vm.name()).strip()).isEqualTo("pluck-backup-4");
+
       assertThat(CliRun.of("vm", "backup", "--repo", repo).exit()).as("no --qmp or --libvirt").isEqualTo(2);
       CliRun none = CliRun.of("vm", "backup", "--libvirt", "no-such-domain-" + ProcessHandle.current().pid(), "--repo", repo);
       assertThat(none.exit()).isEqualTo(1);

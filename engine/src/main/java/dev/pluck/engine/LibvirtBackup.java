@@ -62,64 +62,12 @@ public final class LibvirtBackup {
       if (!dom.isActive()) {
         return offline(repo, o, options, full, reading, dom, xml, drives);
       }
-      // The chain's latest checkpoint libvirt knows, and the one the repository's latest snapshot is at.
-      Pattern mine = Pattern.compile(Pattern.quote("pluck-" + o.chain() + "-") + "(\\d+)");
-      long last = 0;
-      for (String c : dom.checkpoints()) {
-        Matcher m = mine.matcher(c);
-        if (m.matches()) {
-          last = Math.max(last, Long.parseLong(m.group(1)));
-        }
-      }
-      String group = Snapshot.group(options.source(), options.chain());
-      long known = 0;
-      for (Snapshot s : repo.snapshots()) {
-        Matcher m = s.bitmap() == null ? null : mine.matcher(s.bitmap());
-        if (s.group().equals(group) && m != null && m.matches()) {
-          known = Math.max(known, Long.parseLong(m.group(1)));
-        }
-      }
-      String previous = last > 0 ? checkpointName(o.chain(), last) : null;
-      String fullBecause = null;
-      if (full) {
-        fullBecause = "--full asked for it";
-      } else if (previous == null && known > 0) {
-        fullBecause = "libvirt no longer knows checkpoint " + checkpointName(o.chain(), known) + " of this chain (its checkpoint "
-            + "metadata was lost): every change since is unknown";
-        notices.add(fullBecause + "; a full backup is taken, and the chain starts again at " + checkpointName(o.chain(), known + 1));
-      } else if (previous == null) {
-        fullBecause = "the chain's first backup";
-      }
-      long n = Math.max(last, known) + 1;
-      String next = checkpointName(o.chain(), n);
-      String since = fullBecause == null ? previous : null;
-
-      workDir(o.workDir());
-      String tag = o.domain().replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + ProcessHandle.current().pid();
-      Path socket = o.workDir().resolve("pluck-" + tag + ".sock");
-      StringBuilder backup = new StringBuilder("<domainbackup mode='pull'>");
-      if (since != null) {
-        backup.append("<incremental>").append(since).append("</incremental>");
-      }
-      backup.append("<server transport='unix' socket='").append(socket).append("'/><disks>");
-      StringBuilder checkpoint = new StringBuilder("<domaincheckpoint><name>").append(next).append("</name><disks>");
-      for (String d : disks) {
-        boolean take = drives.contains(d);
-        backup.append("<disk name='").append(d).append("' backup='").append(take ? "yes" : "no").append("'");
-        if (take) {
-          backup.append(" type='file'><scratch file='").append(o.workDir().resolve("pluck-" + tag + "-" + d + ".scratch.qcow2"))
-              .append("'/></disk>");
-        } else {
-          backup.append("/>");
-        }
-        checkpoint.append("<disk name='").append(d).append("' checkpoint='").append(take ? "bitmap" : "no").append("'/>");
-      }
-      backup.append("</disks></domainbackup>");
-      checkpoint.append("</disks></domaincheckpoint>");
-
-      Job job = new Job(o.connect(), o.domain(), o.chain(), previous, next, since, socket.toString(), List.copyOf(drives),
-          ProcessHandle.current().pid(), false);
-      begin(dom, job, xml, backup.toString(), checkpoint.toString(), o.workDir(), notices);
+      Begun begun = beginJob(dom, xml, disks, drives, o, known(repo, options.source(), o.chain()), full);
+      Job job = begun.job();
+      notices.addAll(begun.notices());
+      String fullBecause = begun.fullBecause();
+      String since = job.since();
+      String next = job.next();
       AtomicBoolean ended = new AtomicBoolean();
       java.util.concurrent.atomic.AtomicReference<Job> current = new java.util.concurrent.atomic.AtomicReference<>(job);
       Thread hook = new Thread(() -> endQuietly(o.connect(), current.get(), o.workDir(), ended), "pluck-end-libvirt-job");
@@ -174,6 +122,101 @@ public final class LibvirtBackup {
     }
   }
 
+  /** A backup job begun: the job, why it reads everything (null: incremental), what to tell. */
+  public record Begun(Job job, String fullBecause, List<String> notices) {}
+
+  /**
+   * Begins a pull-mode backup job of the running domain: the chain's next checkpoint on
+   * {@code drives} ({@code known}: the highest checkpoint of the chain a snapshot is at, 0 when
+   * none or unknown), incremental from the chain's latest checkpoint libvirt knows unless
+   * {@code full}.
+   */
+  public static Begun beginJob(Libvirt.Domain dom, Document xml, List<String> disks, List<String> drives, Options o, long known,
+      boolean full) throws IOException {
+    List<String> notices = new ArrayList<>();
+    // The chain's latest checkpoint libvirt knows, and the one the repository's latest snapshot is at.
+    Pattern mine = Pattern.compile(Pattern.quote("pluck-" + o.chain() + "-") + "(\\d+)");
+    long last = 0;
+    for (String c : dom.checkpoints()) {
+      Matcher m = mine.matcher(c);
+      if (m.matches()) {
+        last = Math.max(last, Long.parseLong(m.group(1)));
+      }
+    }
+    String previous = last > 0 ? checkpointName(o.chain(), last) : null;
+    String fullBecause = null;
+    if (full) {
+      fullBecause = "--full asked for it";
+    } else if (previous == null && known > 0) {
+      fullBecause = "libvirt no longer knows checkpoint " + checkpointName(o.chain(), known) + " of this chain (its checkpoint "
+          + "metadata was lost): every change since is unknown";
+      notices.add(fullBecause + "; a full backup is taken, and the chain starts again at " + checkpointName(o.chain(), known + 1));
+    } else if (previous == null) {
+      fullBecause = "the chain's first backup";
+    }
+    long n = Math.max(last, known) + 1;
+    String next = checkpointName(o.chain(), n);
+    String since = fullBecause == null ? previous : null;
+
+    workDir(o.workDir());
+    String tag = o.domain().replaceAll("[^A-Za-z0-9_.-]", "_") + "-" + ProcessHandle.current().pid();
+    Path socket = o.workDir().resolve("pluck-" + tag + ".sock");
+    StringBuilder backup = new StringBuilder("<domainbackup mode='pull'>");
+    if (since != null) {
+      backup.append("<incremental>").append(since).append("</incremental>");
+    }
+    backup.append("<server transport='unix' socket='").append(socket).append("'/><disks>");
+    StringBuilder checkpoint = new StringBuilder("<domaincheckpoint><name>").append(next).append("</name><disks>");
+    for (String d : disks) {
+      boolean take = drives.contains(d);
+      backup.append("<disk name='").append(d).append("' backup='").append(take ? "yes" : "no").append("'");
+      if (take) {
+        backup.append(" type='file'><scratch file='").append(o.workDir().resolve("pluck-" + tag + "-" + d + ".scratch.qcow2"))
+            .append("'/></disk>");
+      } else {
+        backup.append("/>");
+      }
+      checkpoint.append("<disk name='").append(d).append("' checkpoint='").append(take ? "bitmap" : "no").append("'/>");
+    }
+    backup.append("</disks></domainbackup>");
+    checkpoint.append("</disks></domaincheckpoint>");
+
+    Job job = new Job(o.connect(), o.domain(), o.chain(), previous, next, since, socket.toString(), List.copyOf(drives),
+        ProcessHandle.current().pid(), false);
+    begin(dom, job, xml, backup.toString(), checkpoint.toString(), o.workDir(), notices);
+    return new Begun(job, fullBecause, List.copyOf(notices));
+  }
+
+  /** As {@link #beginJob(Libvirt.Domain, Document, List, List, Options, long, boolean)}, for a view no repository watches. */
+  public static Begun beginJob(Libvirt.Domain dom, Options o, boolean full) throws IOException {
+    if (!dom.isActive()) {
+      throw new IOException("domain " + o.domain() + " is not running: libvirt exports running domains only");
+    }
+    Document xml = parse(dom.xml());
+    List<String> disks = disks(xml);
+    List<String> drives = o.drives().isEmpty() ? disks : o.drives();
+    for (String d : drives) {
+      if (!disks.contains(d)) {
+        throw new IOException("domain " + o.domain() + " has no disk " + d + " (it has: " + String.join(", ", disks) + ")");
+      }
+    }
+    return beginJob(dom, xml, disks, drives, o, 0, full);
+  }
+
+  /** The highest N of the chain's checkpoints pluck-CHAIN-N that snapshots of {@code source} are at (0: none). */
+  static long known(Repository repo, Snapshot.Source source, String chain) throws IOException {
+    Pattern mine = Pattern.compile(Pattern.quote("pluck-" + chain + "-") + "(\\d+)");
+    String group = Snapshot.group(source, chain);
+    long known = 0;
+    for (Snapshot s : repo.snapshots()) {
+      Matcher m = s.bitmap() == null ? null : mine.matcher(s.bitmap());
+      if (s.group().equals(group) && m != null && m.matches()) {
+        known = Math.max(known, Long.parseLong(m.group(1)));
+      }
+    }
+    return known;
+  }
+
   /**
    * A backup job pluck began in libvirt, saved (JSON, in the work directory) from its begin to
    * its end, so that {@code vm cleanup --libvirt} can end it as it should after a crash: a
@@ -182,7 +225,8 @@ public final class LibvirtBackup {
    */
   public record Job(String connect, String domain, String chain, String previous, String next, String since, String socket,
       List<String> drives, long pid, boolean committed) {
-    Job asCommitted() {
+    /** The job as it ends after its snapshot was committed. */
+    public Job asCommitted() {
       return new Job(connect, domain, chain, previous, next, since, socket, drives, pid, true);
     }
 
@@ -211,11 +255,11 @@ public final class LibvirtBackup {
   }
 
   /**
-   * Begins a pull-mode backup job: the guest's filesystems frozen around it when the domain has
+   * Asks libvirt for the job: the guest's filesystems frozen around it when the domain has
    * an agent, the job saved before libvirt is asked (a crash in between leaves a job cleanup
    * can look for).
    */
-  static void begin(Libvirt.Domain dom, Job job, Document xml, String backupXml, String checkpointXml, Path workDir,
+  private static void begin(Libvirt.Domain dom, Job job, Document xml, String backupXml, String checkpointXml, Path workDir,
       List<String> notices) throws IOException {
     saveJob(workDir, job);
     boolean frozen = false;
@@ -245,7 +289,7 @@ public final class LibvirtBackup {
    * goes and libvirt merges its bitmap back into the previous. The saved job goes last. Returns
    * what failed, or null.
    */
-  static IOException end(Libvirt.Domain dom, Job job, Path workDir) {
+  public static IOException end(Libvirt.Domain dom, Job job, Path workDir) {
     IOException failure = null;
     try {
       dom.abortJob();

@@ -42,14 +42,28 @@ class LibvirtBackupIT {
   private final Path work = Path.of("/var/lib/libvirt/qemu/pluck-it");
 
   @BeforeEach
-  void startDomain() throws Exception {
-    vm = LibvirtDomain.start(TestDisks.gptMixed().image(), tmp);
+  void startDomain(org.junit.jupiter.api.TestInfo test) throws Exception {
+    vm = LibvirtDomain.start(TestDisks.gptMixed().image(), tmp, test.getTestMethod().orElseThrow().getName().contains("Agent"));
     domain = vm.name();
   }
 
   @AfterEach
   void stopDomain() {
     vm.close();
+  }
+
+  /**
+   * A domain with a guest agent channel: pluck asks libvirt to freeze around the begin. No guest
+   * OS runs here to answer, so the freeze fails, and the backup goes on crash-consistent, saying so.
+   */
+  @Test
+  void anAgentChannelWithoutAnAgent() throws Exception {
+    try (Repository repo = BackupIT.repo(tmp.resolve("repo"))) {
+      LibvirtBackup.Result r = backup(repo, Backup.Reading.DEFAULT);
+      assertThat(r.notices()).anyMatch(n -> n.contains("did not freeze") && n.contains("crash-consistent"));
+      assertThat(r.checkpoint()).isEqualTo("pluck-backup-1");
+      assertRestoresToTheDiskNow(repo, r.backup().snapshot());
+    }
   }
 
   private void guestWrite(int pattern, long offset, int length) {

@@ -29,6 +29,14 @@ public final class LibvirtDomain implements AutoCloseable {
 
   /** Starts libvirtd when none runs, and a paused domain whose disk vda holds a copy of {@code raw}. */
   public static LibvirtDomain start(Path raw, Path scratch) throws java.io.IOException {
+    return start(raw, scratch, false);
+  }
+
+  /**
+   * As {@link #start(Path, Path)}; {@code agentChannel} adds the guest agent's virtio-serial
+   * channel, which libvirt then tries to reach (no guest OS runs here to answer on it).
+   */
+  public static LibvirtDomain start(Path raw, Path scratch, boolean agentChannel) throws java.io.IOException {
     Libvirtd libvirtd = Libvirtd.start();
     String name = "pluck-it-" + ProcessHandle.current().pid() + "-" + Long.toHexString(System.nanoTime() & 0xfffff);
     Path images = Path.of("/var/lib/libvirt/images");
@@ -39,7 +47,9 @@ public final class LibvirtDomain implements AutoCloseable {
     Files.writeString(xml, "<domain type='qemu'><name>" + name + "</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
         + "<os><type arch='x86_64' machine='q35'>hvm</type></os><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>"
         + "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='" + image + "'/>"
-        + "<target dev='vda' bus='virtio'/></disk><memballoon model='none'/></devices></domain>");
+        + "<target dev='vda' bus='virtio'/></disk><memballoon model='none'/>"
+        + (agentChannel ? "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>" : "")
+        + "</devices></domain>");
     LibvirtDomain d = new LibvirtDomain(libvirtd, name, image);
     try {
       d.virsh("define", xml.toString());
@@ -59,11 +69,15 @@ public final class LibvirtDomain implements AutoCloseable {
     return image;
   }
 
-  /** Runs virsh on qemu:///system; fails unless it exits 0; its stdout. */
+  /**
+   * Runs virsh on qemu:///system; fails unless it exits 0; its stdout. libvirt 9.0 here probes
+   * QEMU's capabilities again on each define and start (about a minute under TCG on 2 cores), so
+   * the bound is generous.
+   */
   public String virsh(String... args) {
     List<String> cmd = new ArrayList<>(List.of("virsh", "-c", "qemu:///system"));
     cmd.addAll(List.of(args));
-    Tools.Result r = Tools.run(Duration.ofMinutes(1), cmd);
+    Tools.Result r = Tools.run(Duration.ofMinutes(5), cmd);
     if (r.exitCode() != 0) {
       throw new IllegalStateException("virsh " + String.join(" ", args) + ": " + r.stderr());
     }
