@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
     versionProvider = Pluck.Version.class,
     subcommands = {ProbeCommand.class, LsCommand.class, CatCommand.class, NbdCommand.class, VmCommand.class, RepoCommands.Init.class,
       RepoCommands.Snapshots.class, RepoCommands.CheckCommand.class, RepoCommands.StatsCommand.class, RepoCommands.ForgetCommand.class,
-      RepoCommands.PruneCommand.class, RepoCommands.RebuildIndex.class, BackupCommand.class, RestoreCommand.class, ServeCommand.class, FindCommand.class, DiffCommand.class, DemoCommand.class},
+      RepoCommands.PruneCommand.class, RepoCommands.RebuildIndex.class, BackupCommand.class, RestoreCommand.class, ServeCommand.class, FindCommand.class, DiffCommand.class, DemoCommand.class, CompletionCommand.class},
     description = {
       "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
       "",

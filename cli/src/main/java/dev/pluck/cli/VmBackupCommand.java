@@ -54,6 +54,7 @@ final class VmBackupCommand implements Callable<Integer> {
   Path libvirtDir;
   @Mixin RepoCommands.RepoOption repo = new RepoCommands.RepoOption();
   @Mixin SelectionOptions selection = new SelectionOptions();
+  @Mixin TraceOptions trace = new TraceOptions();
 
   @Option(names = "--drive", paramLabel = "NODE", description = "A drive of the VM (repeatable; node name, qdev id or BlockBackend name; "
       + "with --libvirt the disk's target, vda; default there: every disk).")

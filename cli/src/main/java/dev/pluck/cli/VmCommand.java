@@ -37,6 +37,7 @@ final class VmCommand implements Runnable {
     @Spec CommandSpec spec;
 
     @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Option(names = "--drive", paramLabel = "NODE", description = "Only this drive (node name, qdev id or BlockBackend name).")
     String drive;
@@ -111,6 +112,7 @@ final class VmCommand implements Runnable {
     @Spec CommandSpec spec;
 
     @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket, to thaw a guest left frozen.")
     String qga;
@@ -146,6 +148,7 @@ final class VmCommand implements Runnable {
     @Spec CommandSpec spec;
 
     @picocli.CommandLine.Mixin MonitorOption monitor = new MonitorOption();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Option(names = "--drive", paramLabel = "NODE", description = "Drive to export (repeatable; with --libvirt a disk target, vda; "
         + "default there: every disk).")

@@ -9,6 +9,7 @@ import dev.pluck.testdata.TestDisks;
 import dev.pluck.testdata.TestQmp;
 import dev.pluck.testdata.Tools;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,13 +27,30 @@ class VmBackupCommandIT {
     try (QemuStorageDaemon qsd = QemuStorageDaemon.start(image, "raw", List.of())) {
       String[] args = {"vm", "backup", "--qmp", qsd.qmpSocket().toString(), "--drive", "disk0", "--repo", repo.toString(), "--vm", "web1",
           "--volume", "p3", "--volume", "vg0/home", "--scratch", tmp.resolve("scratch").toString(), "--json"};
-      CliRun first = CliRun.of(args);
+      Path trace = tmp.resolve("qmp.jsonl");
+      String[] traced = java.util.stream.Stream.concat(java.util.Arrays.stream(args), java.util.stream.Stream.of("--trace-qmp",
+          trace.toString())).toArray(String[]::new);
+      CliRun first = CliRun.of(traced);
       assertThat(first.exit()).as(first.err()).isZero();
       JsonNode a = new ObjectMapper().readTree(first.out());
       assertThat(a.get("checkpoint").asText()).isEqualTo("pluck-backup-1");
       assertThat(a.get("since").isNull()).isTrue();
       assertThat(a.get("fullBecause").asText()).contains("no earlier checkpoint on disk0");
       assertThat(a.get("bytesRead").get("data").asLong()).isGreaterThan(50L << 20);
+
+      // The trace: every command sent and reply and event received, in order, as JSON lines.
+      List<JsonNode> lines = new ArrayList<>();
+      for (String l : java.nio.file.Files.readAllLines(trace)) {
+        lines.add(new ObjectMapper().readTree(l));
+      }
+      assertThat(lines).anyMatch(l -> l.get("direction").asText().equals("receive") && l.at("/message/QMP").isObject());
+      assertThat(lines).anyMatch(l -> l.get("direction").asText().equals("send")
+          && l.at("/message/execute").asText().equals("transaction"));
+      assertThat(lines).anyMatch(l -> l.get("direction").asText().equals("receive") && l.at("/message/event").isTextual());
+      assertThat(lines.stream().map(l -> l.get("seq").asLong()).toList()).isSorted();
+      long sends = lines.stream().filter(l -> l.get("direction").asText().equals("send")).count();
+      long replies = lines.stream().filter(l -> l.at("/message/return").isContainerNode() || l.at("/message/error").isObject()).count();
+      assertThat(replies).as("a reply to every command").isEqualTo(sends);
 
       CliRun second = CliRun.of(args);
       assertThat(second.exit()).as(second.err()).isZero();

@@ -55,10 +55,24 @@ public final class QmpClient implements Closeable {
 
   private record Pending(String command, CompletableFuture<JsonNode> future) {}
 
+  /** Tracers every client of this process gets (--trace-qmp): each hears the monitor and every line. */
+  private static final List<java.util.function.BiConsumer<MonitorAddress, String>> GLOBAL_TRACERS = new CopyOnWriteArrayList<>();
+
   private QmpClient(MonitorAddress address, Channel channel, Duration timeout) {
     this.address = address;
     this.channel = channel;
     this.timeout = timeout;
+    for (java.util.function.BiConsumer<MonitorAddress, String> t : GLOBAL_TRACERS) {
+      tracers.add(line -> t.accept(address, line));
+    }
+  }
+
+  /**
+   * Makes every client connected from now on report every line it sends and receives to {@code
+   * tracer}, with its monitor's address ("-> " or "<- " prefixed, as {@link #trace} does).
+   */
+  public static void traceAll(java.util.function.BiConsumer<MonitorAddress, String> tracer) {
+    GLOBAL_TRACERS.add(tracer);
   }
 
   /** Connects, reads the greeting and enters command mode ({@code qmp_capabilities}). */

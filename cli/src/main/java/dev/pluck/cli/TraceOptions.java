@@ -1,0 +1,59 @@
+package dev.pluck.cli;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.pluck.qmp.QmpClient;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code --trace-qmp FILE} on every vm command: every QMP command pluck sends, every reply and
+ * every event QEMU sends, as JSON lines {"seq", "time", "monitor", "direction": "send" |
+ * "receive", "message"} in the order they passed, so a pull backup can be read (and documented)
+ * as QEMU saw it.
+ */
+final class TraceOptions {
+  private static final ObjectMapper JSON = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+
+  @Option(names = "--trace-qmp", paramLabel = "FILE", description = "Write every QMP command, reply and event as JSON lines to FILE.")
+  void traceQmp(Path file) {
+    OutputStream out;
+    try {
+      out = Files.newOutputStream(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the QMP trace to " + file + ": " + e.getMessage(), e);
+    }
+    AtomicLong seq = new AtomicLong();
+    QmpClient.traceAll((monitor, line) -> {
+      ObjectNode row = JSON.createObjectNode();
+      row.put("seq", seq.incrementAndGet());
+      row.put("time", Instant.now().toString());
+      row.put("monitor", monitor.toString());
+      row.put("direction", line.startsWith("->") ? "send" : "receive");
+      String text = line.substring(3);
+      try {
+        JsonNode message = JSON.readTree(text);
+        row.set("message", message);
+      } catch (IOException notJson) {
+        row.put("text", text);
+      }
+      synchronized (out) {
+        try {
+          out.write(JSON.writeValueAsBytes(row));
+          out.write('\n');
+          out.flush();
+        } catch (IOException e) {
+          System.err.println("pluck: the QMP trace stopped: " + e.getMessage());
+        }
+      }
+    });
+  }
+}
