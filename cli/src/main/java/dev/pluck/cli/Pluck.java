@@ -27,6 +27,22 @@ public final class Pluck implements Runnable {
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /** -v: failures also print their stack trace; -q: no progress lines and no notices on stderr. */
+  static volatile boolean verbose;
+  static volatile boolean quiet;
+
+  @CommandLine.Option(names = {"-v", "--verbose"}, scope = CommandLine.ScopeType.INHERIT,
+      description = "On failure, also print where it happened (the stack trace) on stderr.")
+  void verbose(boolean on) {
+    verbose = on;
+  }
+
+  @CommandLine.Option(names = {"-q", "--quiet"}, scope = CommandLine.ScopeType.INHERIT,
+      description = "No progress lines and no notices on stderr (errors still).")
+  void quiet(boolean on) {
+    quiet = on;
+  }
+
   @Override
   public void run() {
     // No verb given: show what there is to do.
@@ -48,6 +64,9 @@ public final class Pluck implements Runnable {
         (ex, failed, parseResult) -> {
           String message = ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
           failed.getErr().println("pluck: " + message.replace('\n', ' '));
+          if (verbose) {
+            ex.printStackTrace(failed.getErr());
+          }
           return 1;
         });
     return cmd;

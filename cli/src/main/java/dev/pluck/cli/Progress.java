@@ -49,6 +49,9 @@ final class Progress implements AutoCloseable {
    * -Dpluck.stderr.tty}; without it, the JDK can only say whether stdin and stdout are terminals.
    */
   static boolean enabled() {
+    if (Pluck.quiet) {
+      return false;
+    }
     String told = System.getProperty("pluck.stderr.tty");
     if (told != null) {
       return Boolean.parseBoolean(told);

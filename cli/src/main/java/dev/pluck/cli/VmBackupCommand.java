@@ -162,8 +162,10 @@ final class VmBackupCommand implements Callable<Integer> {
       r = LibvirtBackup.run(repository, o, selection.options(spec, null, new Snapshot.Source(machine, drives, List.of())), full,
           selection.reading(spec, progress));
     }
-    for (String n : r.notices()) {
-      spec.commandLine().getErr().println("pluck: notice: " + n);
+    if (!Pluck.quiet) {
+      for (String n : r.notices()) {
+        spec.commandLine().getErr().println("pluck: notice: " + n);
+      }
     }
     Map<String, Object> extra = new LinkedHashMap<>();
     extra.put("chain", selection.chain);

@@ -29,4 +29,28 @@ class PluckTest {
     assertThat(run.out()).isEmpty();
     assertThat(run.err().lines().findFirst()).hasValueSatisfying(l -> assertThat(l).startsWith("pluck: Unknown option"));
   }
+
+  /** A failure is one line on stderr; with -v (on any command) the stack trace follows it. */
+  @Test
+  void verboseAddsWhereAFailureHappened() {
+    CliRun plain = CliRun.of("probe", "/no/such/image");
+    assertThat(plain.exit()).isEqualTo(1);
+    assertThat(plain.err().lines().count()).isEqualTo(1);
+    CliRun verbose = CliRun.of("probe", "-v", "/no/such/image");
+    try {
+      assertThat(verbose.exit()).isEqualTo(1);
+      assertThat(verbose.err().lines().findFirst()).isEqualTo(plain.err().lines().findFirst());
+      assertThat(verbose.err()).contains("\tat dev.pluck.");
+    } finally {
+      Pluck.verbose = false;
+    }
+  }
+
+  /** Every command takes -v and -q, and --help says so. */
+  @Test
+  void everyCommandTakesVerboseAndQuiet() {
+    for (String command : java.util.List.of("restore", "backup", "ls", "serve", "vm")) {
+      assertThat(CliRun.of(command, "--help").out()).as(command).contains("--quiet").contains("--verbose");
+    }
+  }
 }

@@ -172,6 +172,10 @@ class RestoreCommandIT {
         command + dir.resolve("t1") + " >/dev/null", "/dev/null"));
     assertThat(tty.exitCode()).as(tty.stdout()).isZero();
     assertThat(tty.stdout()).as("script's terminal shows stderr").contains("restore ").contains(" written, ").contains(" entries");
+    Tools.Result quiet = Tools.run(java.time.Duration.ofMinutes(2), List.of("env", "TERM=xterm", "script", "-qec",
+        launcher + " restore -q --repo " + repo + " latest --target " + dir.resolve("t3") + " >/dev/null", "/dev/null"));
+    assertThat(quiet.exitCode()).isZero();
+    assertThat(quiet.stdout()).as("-q: no progress on a terminal").doesNotContain(" written, ");
     Tools.Result piped = Tools.run(java.time.Duration.ofMinutes(2), List.of("bash", "-c", command + dir.resolve("t2") + " 2>&1 >/dev/null"));
     assertThat(piped.exitCode()).isZero();
     assertThat(piped.stdout()).as("no terminal, no progress").doesNotContain(" written, ");
