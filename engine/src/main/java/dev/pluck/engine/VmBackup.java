@@ -73,8 +73,8 @@ public final class VmBackup {
         before.add(d.mergedBitmap() != null ? PullView.bitmapName(viewOptions.chain(), viewOptions.sinceCheckpoint()) : d.previousBitmap());
         incremental &= d.context() != null;
       }
-      String checkpoint = String.join(",", now);
-      String since = incremental ? String.join(",", before) : null;
+      String checkpoint = checkpointName(now);
+      String since = incremental ? checkpointName(before) : null;
       String fullBecause = full ? "--full asked for it"
           : since == null ? "the chain has no earlier checkpoint on " + String.join(", ", view.drives().stream()
               .filter(d -> d.context() == null).map(PullView.DriveView::drive).toList())
@@ -105,6 +105,15 @@ public final class VmBackup {
             failure);
       }
     }
+  }
+
+  /**
+   * The name a snapshot records for the drives' bitmaps: the bitmap's name when every drive's is
+   * the same (a chain moves all its drives together; and a libvirt checkpoint is named so), else
+   * the names joined by commas.
+   */
+  static String checkpointName(List<String> bitmaps) {
+    return bitmaps.stream().distinct().count() == 1 ? bitmaps.get(0) : String.join(",", bitmaps);
   }
 
   private static IOException end(MonitorAddress monitor, PullView.View view, boolean success, PullView.Options o, AtomicBoolean ended) {
