@@ -64,6 +64,7 @@ final class NbdCommand implements Runnable {
     boolean json;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Override
     public Integer call() throws IOException {
@@ -131,6 +132,7 @@ final class NbdCommand implements Runnable {
     boolean json;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Override
     public Integer call() throws IOException {
@@ -188,6 +190,7 @@ final class NbdCommand implements Runnable {
     String target;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
+    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
 
     @Override
     public Integer call() throws IOException {

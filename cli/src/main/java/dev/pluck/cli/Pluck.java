@@ -51,6 +51,11 @@ public final class Pluck implements Runnable {
 
   /** Builds the command line with pluck's conventions: exit 2 on usage errors. */
   public static CommandLine commandLine() {
+    // Traces and flags belong to one command line (tests run many in one process).
+    dev.pluck.qmp.QmpClient.untraceAll();
+    dev.pluck.nbd.protocol.NbdTrace.clear();
+    verbose = false;
+    quiet = false;
     CommandLine cmd = new CommandLine(new Pluck());
     cmd.setParameterExceptionHandler(
         (ex, args) -> {

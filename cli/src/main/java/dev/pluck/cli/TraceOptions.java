@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --trace-qmp FILE} on every vm command: every QMP command pluck sends, every reply and
+ * {@code --trace-qmp FILE} and {@code --trace-nbd FILE}. {@code --trace-qmp} on every vm command: every QMP command pluck sends, every reply and
  * every event QEMU sends, as JSON lines {"seq", "time", "monitor", "direction": "send" |
  * "receive", "message"} in the order they passed, so a pull backup can be read (and documented)
  * as QEMU saw it.
@@ -52,6 +52,32 @@ final class TraceOptions {
           out.flush();
         } catch (IOException e) {
           System.err.println("pluck: the QMP trace stopped: " + e.getMessage());
+        }
+      }
+    });
+  }
+
+  /**
+   * NBD's handshake (every option sent and reply received) and, per connection when it closes,
+   * its requests: counts and bytes per command, the largest request, the most in flight at once.
+   */
+  @Option(names = "--trace-nbd", paramLabel = "FILE", description = "Write the NBD handshake and a summary of each connection's "
+      + "requests as JSON lines to FILE.")
+  void traceNbd(Path file) {
+    OutputStream out;
+    try {
+      out = Files.newOutputStream(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the NBD trace to " + file + ": " + e.getMessage(), e);
+    }
+    dev.pluck.nbd.protocol.NbdTrace.to(event -> {
+      synchronized (out) {
+        try {
+          out.write(JSON.writeValueAsBytes(event));
+          out.write('\n');
+          out.flush();
+        } catch (IOException e) {
+          System.err.println("pluck: the NBD trace stopped: " + e.getMessage());
         }
       }
     });

@@ -97,9 +97,24 @@ class NbdCommandIT {
   void copyWritesTheSameBytesAndKeepsHoles() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image)) {
       Path out = tmp.resolve("copy.raw");
-      CliRun run = CliRun.of("nbd", "copy", server.uri(), out.toString());
+      Path trace = tmp.resolve("nbd.jsonl");
+      CliRun run = CliRun.of("nbd", "copy", server.uri(), out.toString(), "--trace-nbd", trace.toString());
       assertThat(run.exit()).as(run.err()).isZero();
       assertThat(Files.readAllBytes(out)).isEqualTo(Files.readAllBytes(image));
+      // The trace: the handshake's options and replies, then per connection what it asked for.
+      java.util.List<JsonNode> events = new java.util.ArrayList<>();
+      for (String l : Files.readAllLines(trace)) {
+        events.add(new ObjectMapper().readTree(l));
+      }
+      assertThat(events).anyMatch(e -> e.get("event").asText().equals("option") && e.get("option").asText().equals("NBD_OPT_GO"));
+      assertThat(events).anyMatch(e -> e.get("event").asText().equals("option-reply") && e.get("reply").asText().equals("NBD_REP_ACK"));
+      List<JsonNode> summaries = events.stream().filter(e -> e.get("event").asText().equals("summary")).toList();
+      assertThat(summaries).isNotEmpty();
+      long read = summaries.stream().mapToLong(e -> e.at("/bytes/NBD_CMD_READ").asLong()).sum();
+      assertThat(read).as("bytes read over all connections").isPositive().isLessThanOrEqualTo(Files.size(image));
+      assertThat(summaries).allMatch(e -> e.get("largestRequest").asLong() <= 32 << 20);
+      assertThat(summaries.stream().mapToInt(e -> e.get("inFlightHighWater").asInt()).max().orElse(0)).as("pipelined").isGreaterThan(1);
+
       long allocated = Long.parseLong(Tools.runOk("stat", "-c", "%b", out.toString()).stdout().strip()) * 512;
       assertThat(allocated).isLessThanOrEqualTo(Files.size(image) - (8 << 20));
     }

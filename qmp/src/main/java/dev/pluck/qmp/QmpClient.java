@@ -75,6 +75,11 @@ public final class QmpClient implements Closeable {
     GLOBAL_TRACERS.add(tracer);
   }
 
+  /** Forgets the tracers {@link #traceAll} added (clients already connected keep theirs). */
+  public static void untraceAll() {
+    GLOBAL_TRACERS.clear();
+  }
+
   /** Connects, reads the greeting and enters command mode ({@code qmp_capabilities}). */
   public static QmpClient connect(MonitorAddress address, Duration timeout) throws IOException {
     QmpClient[] holder = new QmpClient[1];

@@ -47,6 +47,11 @@ public final class NbdConnection implements Closeable {
   private final Duration requestTimeout;
   private final Map<Long, Pending> inFlight = new ConcurrentHashMap<>();
   private final AtomicLong cookies = new AtomicLong(1);
+  /** For --trace-nbd: requests and bytes per command, the largest request, the most in flight at once. */
+  private final long[] counts = new long[16];
+  private final long[] bytes = new long[16];
+  private long largest;
+  private int highWater;
   private volatile IOException failure;
 
   private NbdConnection(NbdUri uri, Channel channel, ExportInfo info, Duration requestTimeout) {
@@ -207,6 +212,27 @@ public final class NbdConnection implements Closeable {
   /** Sends NBD_CMD_DISC and closes; outstanding requests fail. */
   @Override
   public void close() {
+    if (NbdTrace.on()) {
+      java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+      m.put("time", java.time.Instant.now().toString());
+      m.put("event", "summary");
+      m.put("uri", uri.toString());
+      java.util.Map<String, Object> requests = new java.util.LinkedHashMap<>();
+      java.util.Map<String, Object> sizes = new java.util.LinkedHashMap<>();
+      synchronized (counts) {
+        for (int c = 0; c < counts.length; c++) {
+          if (counts[c] > 0) {
+            requests.put(Nbd.commandName(c), counts[c]);
+            sizes.put(Nbd.commandName(c), bytes[c]);
+          }
+        }
+        m.put("requests", requests);
+        m.put("bytes", sizes);
+        m.put("largestRequest", largest);
+        m.put("inFlightHighWater", highWater);
+      }
+      NbdTrace.emit(m);
+    }
     if (channel.isActive() && failure == null) {
       ByteBuf header = header(Nbd.NBD_CMD_DISC, 0, cookies.getAndIncrement(), 0, 0);
       channel.writeAndFlush(header).addListener(x -> channel.close());
@@ -231,6 +257,15 @@ public final class NbdConnection implements Closeable {
     }
     long cookie = cookies.getAndIncrement();
     inFlight.put(cookie, p);
+    if (NbdTrace.on()) {
+      synchronized (counts) {
+        int c = p.command & 15;
+        counts[c]++;
+        bytes[c] += p.length;
+        largest = Math.max(largest, p.length);
+        highWater = Math.max(highWater, inFlight.size());
+      }
+    }
     p.timeout = channel.eventLoop().schedule(() -> timedOut(cookie), requestTimeout.toNanos(), TimeUnit.NANOSECONDS);
     ByteBuf header = header(p.command, flags, cookie, p.offset, p.length);
     if (payload != null) {

@@ -279,7 +279,25 @@ final class NbdHandshake {
 
   private void sendOption(int option, byte[] data) {
     ByteBuf b = Unpooled.buffer(16 + data.length).writeLong(Nbd.IHAVEOPT).writeInt(option).writeInt(data.length).writeBytes(data);
+    if (NbdTrace.on()) {
+      NbdTrace.emit(traceEvent("option", option, data.length, null));
+    }
     channel.writeAndFlush(b);
+  }
+
+  private java.util.Map<String, Object> traceEvent(String event, int option, int length, String reply) {
+    java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("time", java.time.Instant.now().toString());
+    m.put("event", event);
+    m.put("server", String.valueOf(channel.remoteAddress()));
+    m.put("option", Nbd.optionName(option));
+    if (reply == null) {
+      m.put("length", length);
+    } else {
+      m.put("reply", reply);
+      m.put("length", length);
+    }
+    return m;
   }
 
   private void expectAck(int option) throws IOException {
@@ -291,6 +309,12 @@ final class NbdHandshake {
 
   private NegotiationDecoder.OptionReply reply(int option) throws IOException {
     NegotiationDecoder.OptionReply r = take(NegotiationDecoder.OptionReply.class, "a reply to " + Nbd.optionName(option));
+    if (NbdTrace.on()) {
+      String type = r.type() == Nbd.NBD_REP_ACK ? "NBD_REP_ACK" : r.type() == Nbd.NBD_REP_SERVER ? "NBD_REP_SERVER"
+          : r.type() == Nbd.NBD_REP_INFO ? "NBD_REP_INFO" : r.type() == Nbd.NBD_REP_META_CONTEXT ? "NBD_REP_META_CONTEXT"
+          : Nbd.replyErrorName(r.type());
+      NbdTrace.emit(traceEvent("option-reply", r.option(), r.payload() == null ? 0 : r.payload().length, type));
+    }
     if (r.option() != option) {
       throw new NbdProtocolException("reply to " + Nbd.optionName(r.option()) + " while waiting for " + Nbd.optionName(option));
     }
