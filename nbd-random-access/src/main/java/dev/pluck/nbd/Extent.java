@@ -24,6 +24,21 @@ public record Extent(long offset, long length, int flags) {
     return offset + length;
   }
 
+  /**
+   * Adds {@code [offset, offset + length)} with {@code flags} to {@code out}, extending the last
+   * extent instead when it ends there with the same flags (block status answers merged runs).
+   */
+  public static void append(java.util.List<Extent> out, long offset, long length, int flags) {
+    if (!out.isEmpty()) {
+      Extent last = out.get(out.size() - 1);
+      if (last.flags() == flags && last.end() == offset) {
+        out.set(out.size() - 1, new Extent(last.offset(), last.length() + length, flags));
+        return;
+      }
+    }
+    out.add(new Extent(offset, length, flags));
+  }
+
   /** True when this is base:allocation data that reads as zeros (a hole or a zero range). */
   public boolean readsAsZeros() {
     return (flags & ZERO) != 0;

@@ -200,13 +200,7 @@ public final class SnapshotDisks {
       List<Extent> out = new ArrayList<>();
       parts(offset, length, (device, at, diskAt, n) -> {
         for (Extent e : device.blockStatus(BASE_ALLOCATION, at, n)) {
-          long o = diskAt + (e.offset() - at);
-          if (!out.isEmpty() && out.get(out.size() - 1).flags() == e.flags() && out.get(out.size() - 1).end() == o) {
-            Extent last = out.remove(out.size() - 1);
-            out.add(new Extent(last.offset(), last.length() + e.length(), e.flags()));
-          } else {
-            out.add(new Extent(o, e.length(), e.flags()));
-          }
+          Extent.append(out, diskAt + (e.offset() - at), e.length(), e.flags());
         }
       });
       return out;

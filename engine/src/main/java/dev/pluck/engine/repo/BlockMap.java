@@ -275,12 +275,7 @@ public final class BlockMap {
           long b = at / block;
           int flags = Content.isHole(map, (int) (b * ChunkId.BYTES)) ? Extent.HOLE | Extent.ZERO : 0;
           long next = Math.min(end, (b + 1) * block);
-          if (!out.isEmpty() && out.get(out.size() - 1).flags() == flags) {
-            Extent last = out.remove(out.size() - 1);
-            out.add(new Extent(last.offset(), next - last.offset(), flags));
-          } else {
-            out.add(new Extent(at, next - at, flags));
-          }
+          Extent.append(out, at, next - at, flags);
           at = next;
         }
         return out;
