@@ -143,7 +143,9 @@ final class RepoCommands {
     public Integer call() throws IOException {
       Check.Report r;
       try (Locks.Lock lock = Locks.acquire(repo.storage(spec), false, "check")) {
-        r = Check.run(repo.open(spec), readData);
+        try (Progress progress = new Progress("check", -1)) {
+          r = Check.run(repo.open(spec), readData, (chunks, bytes, total) -> progress.status(bytes, total, chunks + " chunks"));
+        }
       }
       PrintWriter out = spec.commandLine().getOut();
       if (repo.json) {

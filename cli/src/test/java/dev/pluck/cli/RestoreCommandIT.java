@@ -179,5 +179,9 @@ class RestoreCommandIT {
     Tools.Result piped = Tools.run(java.time.Duration.ofMinutes(2), List.of("bash", "-c", command + dir.resolve("t2") + " 2>&1 >/dev/null"));
     assertThat(piped.exitCode()).isZero();
     assertThat(piped.stdout()).as("no terminal, no progress").doesNotContain(" written, ");
+    Tools.Result check = Tools.run(java.time.Duration.ofMinutes(2), List.of("env", "TERM=xterm", "script", "-qec",
+        launcher + " check --repo " + repo + " --read-data >/dev/null", "/dev/null"));
+    assertThat(check.exitCode()).isZero();
+    assertThat(check.stdout()).as("check --read-data on a terminal").contains("check ").contains(" read, ").contains(" chunks");
   }
 }

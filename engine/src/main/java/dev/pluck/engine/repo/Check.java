@@ -30,6 +30,16 @@ public final class Check {
   private Check() {}
 
   public static Report run(Repository repo, boolean readData) throws IOException {
+    return run(repo, readData, (chunks, bytes, total) -> { });
+  }
+
+  /** Hears how far --read-data got: chunks and stored bytes read, of {@code totalBytes}. */
+  public interface Progress {
+    void read(long chunks, long bytes, long totalBytes);
+  }
+
+  /** As {@link #run(Repository, boolean)}, telling {@code progress} after every chunk read. */
+  public static Report run(Repository repo, boolean readData, Progress progress) throws IOException {
     Storage storage = repo.storage();
     List<Problem> problems = new ArrayList<>();
     Map<ChunkId, String> indexed = new HashMap<>();
@@ -84,9 +94,18 @@ public final class Check {
     }
     long read = 0;
     if (readData) {
+      long total = 0;
+      for (Map<ChunkId, Pack.Entry> p : packs.values()) {
+        for (Pack.Entry e : p.values()) {
+          total += e.storedLength();
+        }
+      }
+      long readBytes = 0;
       for (Map.Entry<String, Map<ChunkId, Pack.Entry>> p : packs.entrySet()) {
         for (Pack.Entry e : p.getValue().values()) {
           read++;
+          readBytes += e.storedLength();
+          progress.read(read, readBytes, total);
           try {
             byte[] data = e.codec().decompress(storage.get(p.getKey(), e.offset(), e.storedLength()), e.rawLength());
             if (!ChunkId.of(data, 0, data.length).equals(e.id())) {
