@@ -266,21 +266,11 @@ final class VmCommand implements Runnable {
         if (!view.notice().isEmpty()) {
           out.printf("notice: %s%n", view.notice());
         }
-        for (Map<String, Object> e : ds) {
-          out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
-              e.get("context") == null ? "none (first view of chain " + chain + ": read everything)" : e.get("context"));
-        }
-        out.printf("serving until %s%n", untilStdinCloses ? "standard input closes" : "interrupted (Ctrl-C)");
+        printDrives(out, ds, "first view of chain " + chain);
       }
       out.flush();
       try {
-        if (untilStdinCloses) {
-          while (System.in.read() >= 0) {
-            // wait for EOF
-          }
-        } else {
-          done.await();
-        }
+        serveUntilDone(done);
       } finally {
         watch.interrupt();
         endOnce(monitor, view, opts, ended, false);
@@ -307,6 +297,26 @@ final class VmCommand implements Runnable {
       }
       String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
       return Math.multiplyExact(Long.parseLong(digits), unit);
+    }
+
+    /** Each drive's URI and changes context ({@code whyFull} when it has none), then how long the export serves. */
+    private void printDrives(PrintWriter out, List<Map<String, Object>> ds, String whyFull) {
+      for (Map<String, Object> e : ds) {
+        out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
+            e.get("context") == null ? "none (" + whyFull + ": read everything)" : e.get("context"));
+      }
+      out.printf("serving until %s%n", untilStdinCloses ? "standard input closes" : "interrupted (Ctrl-C)");
+    }
+
+    /** Serves until standard input closes (--until-stdin-closes) or {@code done} counts down (an interrupt, a broken view). */
+    private void serveUntilDone(CountDownLatch done) throws Exception {
+      if (untilStdinCloses) {
+        while (System.in.read() >= 0) {
+          // wait for EOF
+        }
+      } else {
+        done.await();
+      }
     }
 
     /**
@@ -359,21 +369,11 @@ final class VmCommand implements Runnable {
         } else {
           out.printf("libvirt backup job of %s at checkpoint %s%n", monitor.libvirt, job.next());
           begun.notices().forEach(n -> out.println("notice: " + n));
-          for (Map<String, Object> e : ds) {
-            out.printf("%s: %s%n  changes since the last checkpoint: %s%n", e.get("drive"), e.get("uri"),
-                e.get("context") == null ? "none (" + begun.fullBecause() + ": read everything)" : e.get("context"));
-          }
-          out.printf("serving until %s%n", untilStdinCloses ? "standard input closes" : "interrupted (Ctrl-C)");
+          printDrives(out, ds, begun.fullBecause());
         }
         out.flush();
         try {
-          if (untilStdinCloses) {
-            while (System.in.read() >= 0) {
-              // wait for EOF
-            }
-          } else {
-            done.await();
-          }
+          serveUntilDone(done);
         } finally {
           end.run();
           try {

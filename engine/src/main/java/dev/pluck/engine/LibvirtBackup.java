@@ -4,9 +4,6 @@ import dev.pluck.engine.repo.Repository;
 import dev.pluck.engine.repo.Snapshot;
 import dev.pluck.fs.volume.VolumeTree;
 import dev.pluck.nbd.BlockDevice;
-import dev.pluck.nbd.NbdBlockDevice;
-import dev.pluck.nbd.protocol.NbdOptions;
-import dev.pluck.nbd.protocol.NbdUri;
 import dev.pluck.qmp.Libvirt;
 import java.io.IOException;
 import java.io.StringReader;
@@ -77,17 +74,7 @@ public final class LibvirtBackup {
       try {
         List<VolumeTree.Disk> sources = new ArrayList<>();
         for (String d : drives) {
-          String context = since == null ? null : "qemu:dirty-bitmap:backup-" + d;
-          List<String> contexts = new ArrayList<>(List.of(BlockDevice.BASE_ALLOCATION));
-          if (context != null) {
-            contexts.add(context);
-          }
-          NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse(job.uri(d)), NbdOptions.defaults().withMetaContexts(contexts));
-          opened.add(device);
-          if (context != null && !device.metaContexts().contains(context)) {
-            throw new IOException("libvirt's export of " + d + " has no " + context + " for the incremental since " + since);
-          }
-          sources.add(new VolumeTree.Disk(d, context == null ? device : new VmBackup.Alias(device, context)));
+          sources.add(new VolumeTree.Disk(d, VmBackup.openExport(job.uri(d), job.context(d), opened)));
         }
         Backup.Result r = Backup.run(repo, sources, options.incremental(since == null ? null : "checkpoint:" + since,
             since == null ? null : VmBackup.DIRTY, next), reading);
@@ -99,13 +86,7 @@ public final class LibvirtBackup {
         }
         return new Result(r, next, since, fullBecause, List.copyOf(notices));
       } finally {
-        for (BlockDevice d : opened) {
-          try {
-            d.close();
-          } catch (IOException ignored) {
-            // the job ends next
-          }
-        }
+        VmBackup.closeAll(opened);
         try {
           Runtime.getRuntime().removeShutdownHook(hook);
         } catch (IllegalStateException shuttingDown) {

@@ -62,13 +62,7 @@ public final class VmBackup {
       List<String> now = new ArrayList<>();
       List<String> before = new ArrayList<>();
       for (PullView.DriveView d : view.drives()) {
-        List<String> contexts = new ArrayList<>(List.of(BlockDevice.BASE_ALLOCATION));
-        if (d.context() != null) {
-          contexts.add(d.context());
-        }
-        NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse(view.uri(d)), NbdOptions.defaults().withMetaContexts(contexts));
-        opened.add(device);
-        disks.add(new VolumeTree.Disk(d.drive(), d.context() == null ? device : new Alias(device, d.context())));
+        disks.add(new VolumeTree.Disk(d.drive(), openExport(view.uri(d), d.context(), opened)));
         now.add(d.newBitmap());
         before.add(d.mergedBitmap() != null ? PullView.bitmapName(viewOptions.chain(), viewOptions.sinceCheckpoint()) : d.previousBitmap());
         incremental &= d.context() != null;
@@ -87,13 +81,7 @@ public final class VmBackup {
       }
       return new Result(r, view, checkpoint, since, fullBecause);
     } finally {
-      for (BlockDevice d : opened) {
-        try {
-          d.close();
-        } catch (IOException ignored) {
-          // the view goes next
-        }
-      }
+      closeAll(opened);  // the view goes next
       try {
         Runtime.getRuntime().removeShutdownHook(hook);
       } catch (IllegalStateException shuttingDown) {
@@ -103,6 +91,34 @@ public final class VmBackup {
       if (failure != null && success) {
         throw new IOException("the snapshot is committed, but ending the view failed (run pluck vm cleanup): " + failure.getMessage(),
             failure);
+      }
+    }
+  }
+
+  /**
+   * Opens a drive's export with {@code base:allocation} and, when not null, its dirty bitmap's
+   * {@code context}, answered under {@link #DIRTY}; the connection is added to {@code opened}.
+   */
+  static BlockDevice openExport(String uri, String context, List<BlockDevice> opened) throws IOException {
+    List<String> contexts = new ArrayList<>(List.of(BlockDevice.BASE_ALLOCATION));
+    if (context != null) {
+      contexts.add(context);
+    }
+    NbdBlockDevice device = NbdBlockDevice.open(NbdUri.parse(uri), NbdOptions.defaults().withMetaContexts(contexts));
+    opened.add(device);
+    if (context != null && !device.metaContexts().contains(context)) {
+      throw new IOException("the export " + uri + " has no " + context + " for the incremental");
+    }
+    return context == null ? device : new Alias(device, context);
+  }
+
+  /** Closes the exports opened, quietly: what ends the view comes next. */
+  static void closeAll(List<BlockDevice> opened) {
+    for (BlockDevice d : opened) {
+      try {
+        d.close();
+      } catch (IOException ignored) {
+        // the view or job ends next
       }
     }
   }

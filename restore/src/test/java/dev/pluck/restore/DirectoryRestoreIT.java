@@ -208,7 +208,7 @@ class DirectoryRestoreIT {
     }
   }
 
-  private static CatalogEntry entry(String path, String type, long size, List<String> chunks, String linkTarget) {
+  static CatalogEntry entry(String path, String type, long size, List<String> chunks, String linkTarget) {
     return new CatalogEntry(path, type, size, type.equals("symlink") ? 0777 : 0644, 0L, 0L, 1, path.hashCode() & 0xffff, 0,
         1_700_000_000_000_000_000L, 0, null, linkTarget, null, null, 0, null, chunks, null, null);
   }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.pluck.engine.Backup;
 import dev.pluck.engine.repo.Catalog;
-import dev.pluck.engine.repo.CatalogEntry;
 import dev.pluck.engine.repo.Config;
 import dev.pluck.engine.repo.LocalStorage;
 import dev.pluck.engine.repo.Repository;
@@ -77,14 +76,14 @@ class TarRestoreIT {
       byte[] data = "payload".getBytes();
       String chunk = repo.put(data, 0, data.length).hex();
       Catalog.Writer w = new Catalog.Writer(repo);
-      w.add(entry("/", "dir", 0, null, null));
-      w.add(entry("/../escape", "file", data.length, List.of(chunk), null));
-      w.add(entry("/ok/../../escape2", "file", data.length, List.of(chunk), null));
-      w.add(entry("/nul\0name", "file", data.length, List.of(chunk), null));
-      w.add(entry("/link", "symlink", 0, null, "/etc"));
-      w.add(entry("/link/planted", "file", data.length, List.of(chunk), null));
-      w.add(entry("/" + "long-name-".repeat(30) + "é", "file", data.length, List.of(chunk), null));
-      w.add(entry("/fine", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/", "dir", 0, null, null));
+      w.add(DirectoryRestoreIT.entry("/../escape", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/ok/../../escape2", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/nul\0name", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/link", "symlink", 0, null, "/etc"));
+      w.add(DirectoryRestoreIT.entry("/link/planted", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/" + "long-name-".repeat(30) + "é", "file", data.length, List.of(chunk), null));
+      w.add(DirectoryRestoreIT.entry("/fine", "file", data.length, List.of(chunk), null));
       Snapshot.Volume v = new Snapshot.Volume("p1", "ext4", "files", w.finish(), w.entries(), data.length, 0, 0, null);
       Snapshot s = repo.snapshot(repo.commit(new Snapshot(null, Config.FORMAT, Instant.now().toString(), "h",
           new Snapshot.Source("vm", List.of("0"), List.of()), List.of(), true, List.of(), null, "backup", null, Map.of(),
@@ -98,10 +97,5 @@ class TarRestoreIT {
     }
     List<String> members = Tools.runOk("tar", "-tf", archive.toString()).stdout().lines().toList();
     assertThat(members).containsExactlyInAnyOrder("link", "long-name-".repeat(30) + "é", "fine");
-  }
-
-  private static CatalogEntry entry(String path, String type, long size, List<String> chunks, String linkTarget) {
-    return new CatalogEntry(path, type, size, type.equals("symlink") ? 0777 : 0644, 0L, 0L, 1, path.hashCode() & 0xffff, 0,
-        1_700_000_000_000_000_000L, 0, null, linkTarget, null, null, 0, null, chunks, null, null);
   }
 }
