@@ -16,14 +16,15 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code --trace-qmp FILE} and {@code --trace-nbd FILE}. {@code --trace-qmp} on every vm command: every QMP command pluck sends, every reply and
- * every event QEMU sends, as JSON lines {"seq", "time", "monitor", "direction": "send" |
- * "receive", "message"} in the order they passed, so a pull backup can be read (and documented)
+ * every event QEMU sends, and the guest agent's commands and replies, as JSON lines {"seq", "time",
+ * "monitor", "protocol": "qmp" | "qga", "direction": "send" | "receive", "message"} in the order they passed, so a pull backup can be read (and documented)
  * as QEMU saw it.
  */
 final class TraceOptions {
   private static final ObjectMapper JSON = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
 
-  @Option(names = "--trace-qmp", paramLabel = "FILE", description = "Write every QMP command, reply and event as JSON lines to FILE.")
+  @Option(names = "--trace-qmp", paramLabel = "FILE", description = "Write every QMP command, reply and event (and every guest "
+      + "agent command and reply) as JSON lines to FILE.")
   void traceQmp(Path file) {
     OutputStream out;
     try {
@@ -36,9 +37,12 @@ final class TraceOptions {
       ObjectNode row = JSON.createObjectNode();
       row.put("seq", seq.incrementAndGet());
       row.put("time", Instant.now().toString());
+      boolean agent = line.startsWith("qga ");
+      String arrowed = agent ? line.substring(4) : line;
       row.put("monitor", monitor.toString());
-      row.put("direction", line.startsWith("->") ? "send" : "receive");
-      String text = line.substring(3);
+      row.put("protocol", agent ? "qga" : "qmp");
+      row.put("direction", arrowed.startsWith("->") ? "send" : "receive");
+      String text = arrowed.substring(3);
       try {
         JsonNode message = JSON.readTree(text);
         row.set("message", message);

@@ -82,7 +82,9 @@ public final class QgaClient implements Closeable {
           line.reset();
         } else if (b == '\n') {
           if (line.size() > 0) {
-            lines.add(line.toString(StandardCharsets.UTF_8));
+            String text = line.toString(StandardCharsets.UTF_8);
+            QmpClient.traceOther(address, "qga <- " + text);
+            lines.add(text);
           }
           line.reset();
         } else if (line.size() < MAX_LINE) {
@@ -193,7 +195,9 @@ public final class QgaClient implements Closeable {
   }
 
   private void send(JsonNode request) throws IOException {
-    write((JSON.writeValueAsString(request) + "\n").getBytes(StandardCharsets.UTF_8));
+    String text = JSON.writeValueAsString(request);
+    QmpClient.traceOther(address, "qga -> " + text);
+    write((text + "\n").getBytes(StandardCharsets.UTF_8));
   }
 
   private synchronized void write(byte[] bytes) throws IOException {

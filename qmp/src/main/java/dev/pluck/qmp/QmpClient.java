@@ -75,6 +75,16 @@ public final class QmpClient implements Closeable {
     GLOBAL_TRACERS.add(tracer);
   }
 
+  /**
+   * Reports a line of the guest agent's protocol ("qga -> " or "qga <- " prefixed) to the tracers
+   * of {@link #traceAll}, so a trace shows the freeze where it happened among the QMP commands.
+   */
+  static void traceOther(MonitorAddress address, String line) {
+    for (java.util.function.BiConsumer<MonitorAddress, String> t : GLOBAL_TRACERS) {
+      t.accept(address, line);
+    }
+  }
+
   /** Forgets the tracers {@link #traceAll} added (clients already connected keep theirs). */
   public static void untraceAll() {
     GLOBAL_TRACERS.clear();
