@@ -39,7 +39,8 @@ final class LsCommand implements Callable<Integer> {
       + "snapshot (id prefix, latest, latest:TAG).")
   String source;
 
-  @Option(names = "--repo", paramLabel = "DIR", description = "List a snapshot of this repository instead of a live source.")
+  @Option(names = "--repo", paramLabel = "DIR", description = "List a snapshot of this repository instead of a live source "
+      + "(default $PLUCK_REPOSITORY when SOURCE is no file or URI).")
   java.nio.file.Path repo;
 
   @Parameters(index = "1", arity = "0..1", paramLabel = "PATH", defaultValue = "/", description = "Directory or file (default /).")
@@ -74,6 +75,9 @@ final class LsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (repo == null && namesASnapshot(source) && System.getenv("PLUCK_REPOSITORY") != null) {
+      repo = java.nio.file.Path.of(System.getenv("PLUCK_REPOSITORY"));
+    }
     if (repo != null) {
       return listSnapshot();
     }
@@ -103,6 +107,14 @@ final class LsCommand implements Callable<Integer> {
       finish(out);
     }
     return 0;
+  }
+
+  /**
+   * Whether SOURCE can only be a snapshot (with $PLUCK_REPOSITORY set, {@code ls latest} lists
+   * it): not a URI, not NAME=SOURCE, and no such file.
+   */
+  private static boolean namesASnapshot(String source) {
+    return !source.contains("://") && !source.contains("=") && !java.nio.file.Files.exists(java.nio.file.Path.of(source));
   }
 
   /**

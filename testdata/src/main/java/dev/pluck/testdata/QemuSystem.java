@@ -13,7 +13,9 @@ public final class QemuSystem extends Daemon {
   /** How the disk is attached to the guest. */
   public enum Bus {
     VIRTIO_BLK,
-    SCSI
+    SCSI,
+    /** No device: {@code extraArgs} attach node {@code disk0} (e.g. with a management tool's device ids). */
+    NONE
   }
 
   private final Path qmpSocket;
@@ -36,7 +38,7 @@ public final class QemuSystem extends Daemon {
         "-blockdev", "driver=" + format + ",node-name=disk0,file=file0"));
     if (bus == Bus.VIRTIO_BLK) {
       cmd.addAll(List.of("-device", "virtio-blk-pci,drive=disk0,id=vda"));
-    } else {
+    } else if (bus == Bus.SCSI) {
       cmd.addAll(List.of("-device", "virtio-scsi-pci,id=scsi0", "-device", "scsi-hd,drive=disk0,id=sda"));
     }
     cmd.addAll(extraArgs);
