@@ -20,7 +20,9 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code pluck cat}: a file's bytes, from a volume, to stdout. */
-@Command(name = "cat", mixinStandardHelpOptions = true, description = "Write a file of a volume to standard output.")
+@Command(name = "cat", mixinStandardHelpOptions = true, description = {"Write a file of a volume to standard output.", "",
+    "Example: pluck cat web1.qcow2 --volume p1 /etc/fstab",
+    "Example: pluck cat nbd://backup-host/vda --volume vg0/data /srv/db/dump.sql > dump.sql"})
 final class CatCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -50,7 +50,10 @@ final class NbdCommand implements Runnable {
     }
   }
 
-  @Command(name = "info", mixinStandardHelpOptions = true, description = "Size, block sizes, flags, metadata contexts (and exports with --list) of an export.")
+  @Command(name = "info", mixinStandardHelpOptions = true, description = {
+      "Size, block sizes, flags, metadata contexts (and exports with --list) of an export.", "",
+      "Example: pluck nbd info 'nbd+unix:///vda?socket=/run/pluck/view/nbd.sock' --json",
+      "Example: pluck nbd info nbd://backup-host --list"})
   static final class Info implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -118,11 +121,13 @@ final class NbdCommand implements Runnable {
     }
   }
 
-  @Command(name = "map", mixinStandardHelpOptions = true, description = "The extents of a metadata context, one per line: offset length flags description.")
+  @Command(name = "map", mixinStandardHelpOptions = true, description = {
+      "The extents of a metadata context, one per line: offset length flags description.", "",
+      "Example: pluck nbd map 'nbd+unix:///vda?socket=/run/pluck/view/nbd.sock' --context qemu:dirty-bitmap:pluck-backup-3"})
   static final class MapExtents implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(paramLabel = "URI")
+    @Parameters(paramLabel = "URI", description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH, ...")
     String uri;
 
     @Option(names = "--context", description = "Metadata context (default ${DEFAULT-VALUE}).", defaultValue = BlockDevice.BASE_ALLOCATION)
@@ -179,11 +184,14 @@ final class NbdCommand implements Runnable {
     }
   }
 
-  @Command(name = "copy", mixinStandardHelpOptions = true, description = "Read a whole export into a raw file (holes stay holes) or to stdout (-).")
+  @Command(name = "copy", mixinStandardHelpOptions = true, description = {
+      "Read a whole export into a raw file (holes stay holes) or to stdout (-).", "",
+      "Example: pluck nbd copy nbd://backup-host/vda /var/tmp/vda.raw",
+      "Example: pluck nbd copy 'nbd+unix:///vda?socket=/run/vda.sock' - | zstd > vda.raw.zst"})
   static final class Copy implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "URI")
+    @Parameters(index = "0", paramLabel = "URI", description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH, ...")
     String uri;
 
     @Parameters(index = "1", paramLabel = "FILE", description = "Destination raw file, or - for stdout.")

@@ -19,7 +19,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "probe", mixinStandardHelpOptions = true,
     description = {"List the partitions, LVM volumes and filesystems of one machine's disks.",
         "Give several sources for a machine with several disks (a volume group may span them);",
-        "NAME=SOURCE names a disk (its volumes become NAME:p1, ...), else disks are 0, 1, ..."})
+        "NAME=SOURCE names a disk (its volumes become NAME:p1, ...), else disks are 0, 1, ...",
+        "",
+        "Example: pluck probe /var/lib/libvirt/images/web1.qcow2",
+        "Example: pluck probe --mounts vda=nbd+unix:///vda?socket=/run/vda.sock vdb=/srv/vm/web1-data.raw --json"})
 final class ProbeCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 

@@ -32,7 +32,9 @@ final class VmCommand implements Runnable {
   }
 
   @Command(name = "checkpoints", mixinStandardHelpOptions = true,
-      description = "Dirty bitmaps of the VM's drives, grouped by pluck checkpoint chain.")
+      description = {"Dirty bitmaps of the VM's drives, grouped by pluck checkpoint chain.", "",
+          "Example: pluck vm checkpoints --qmp /run/qemu/web1.qmp",
+          "Example: pluck vm checkpoints --libvirt web1 --json"})
   static final class Checkpoints implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -107,7 +109,9 @@ final class VmCommand implements Runnable {
 
   @Command(name = "cleanup", mixinStandardHelpOptions = true,
       description = {"Repair what an interrupted pluck left: thaw or resume the guest, remove pluck's exports, jobs,",
-          "nodes and files, and end its views as failed so the next backup still sees every change."})
+          "nodes and files, and end its views as failed so the next backup still sees every change.", "",
+          "Example: pluck vm cleanup --qmp /run/qemu/web1.qmp --qga /run/qemu/web1.qga",
+          "Example: pluck vm cleanup --libvirt web1"})
   static final class Cleanup implements Callable<Integer> {
     @Spec CommandSpec spec;
 
@@ -143,7 +147,9 @@ final class VmCommand implements Runnable {
 
   @Command(name = "export", mixinStandardHelpOptions = true,
       description = {"Begin a point-in-time view of drives, export it over NBD with the chain's dirty bitmap,",
-          "serve until interrupted (or stdin closes), then end it."})
+          "serve until interrupted (or stdin closes), then end it.", "",
+          "Example: pluck vm export --qmp /run/qemu/web1.qmp --drive vda --chain replication --json",
+          "Example: pluck vm export --libvirt web1 --drive vda --until-stdin-closes"})
   static final class Export implements Callable<Integer> {
     @Spec CommandSpec spec;
 
