@@ -288,8 +288,9 @@ final class RepoCommands {
     @Override
     public Integer call() throws IOException {
       Prune.Result r;
-      try (Locks.Lock lock = Locks.acquire(repo.storage(spec), true, "prune")) {
-        r = Prune.run(repo.open(spec));
+      try (Locks.Lock lock = Locks.acquire(repo.storage(spec), true, "prune");
+          Progress progress = new Progress("prune", -1, "repacked")) {
+        r = Prune.run(repo.open(spec), (stage, copied, toCopy) -> progress.status(copied, toCopy, stage));
       }
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("packsDeleted", r.packsDeleted());

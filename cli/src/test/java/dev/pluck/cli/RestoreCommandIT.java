@@ -183,5 +183,14 @@ class RestoreCommandIT {
         launcher + " check --repo " + repo + " --read-data >/dev/null", "/dev/null"));
     assertThat(check.exitCode()).isZero();
     assertThat(check.stdout()).as("check --read-data on a terminal").contains("check ").contains(" read, ").contains(" chunks");
+    assertThat(CliRun.of("forget", "--repo", repo, "latest").exit()).isZero();
+    Tools.Result prune = Tools.run(java.time.Duration.ofMinutes(2), List.of("env", "TERM=xterm", "script", "-qec",
+        launcher + " prune --repo " + repo + " >/dev/null", "/dev/null"));
+    assertThat(prune.exitCode()).isZero();
+    assertThat(prune.stdout()).as("prune on a terminal").contains("prune ").contains(" repacked, ").contains("deleting: ");
+    Tools.Result prunePiped = Tools.run(java.time.Duration.ofMinutes(2), List.of("bash", "-c", launcher + " prune --repo " + repo
+        + " 2>&1 >/dev/null"));
+    assertThat(prunePiped.exitCode()).isZero();
+    assertThat(prunePiped.stdout()).as("no terminal, no progress").isEmpty();
   }
 }

@@ -26,13 +26,25 @@ public final class Prune {
   /** What prune did. */
   public record Result(int packsDeleted, int packsRepacked, int packsWritten, long bytesBefore, long bytesAfter, long chunksRemoved) {}
 
+  /** Hears how far prune is: the stage ("marking: 3 of 9 snapshots"), bytes repacked so far and in all (-1: not known yet). */
+  @FunctionalInterface
+  public interface Listener {
+    void progress(String stage, long bytesCopied, long bytesToCopy);
+  }
+
   private Prune() {}
 
   public static Result run(Repository repo) throws IOException {
+    return run(repo, (stage, copied, toCopy) -> { });
+  }
+
+  public static Result run(Repository repo, Listener listener) throws IOException {
     Storage storage = repo.storage();
     Set<ChunkId> needed = new HashSet<>();
-    for (Snapshot s : repo.snapshots()) {
-      References.visit(repo, s, c -> true, (hex, where) -> needed.add(ChunkId.parse(hex)));
+    List<Snapshot> snapshots = repo.snapshots();
+    for (int i = 0; i < snapshots.size(); i++) {
+      listener.progress("marking: " + (i + 1) + " of " + snapshots.size() + " snapshots", 0, -1);
+      References.visit(repo, snapshots.get(i), c -> true, (hex, where) -> needed.add(ChunkId.parse(hex)));
     }
     Map<String, List<Pack.Entry>> keep = new LinkedHashMap<>();
     List<String> drop = new ArrayList<>();
@@ -80,8 +92,12 @@ public final class Prune {
     }
     int written = 0;
     Repository.PackWriter w = null;
+    long toCopy = moveEntries.stream().mapToLong(Pack.Entry::storedLength).sum();
+    long copied = 0;
     for (int i = 0; i < moveEntries.size(); i++) {
       Pack.Entry e = moveEntries.get(i);
+      listener.progress("repacking: " + (i + 1) + " of " + moveEntries.size() + " chunks", copied, toCopy);
+      copied += e.storedLength();
       if (w == null) {
         w = new Repository.PackWriter(storage.scratch());
       }
@@ -103,8 +119,9 @@ public final class Prune {
       }
     }
     int repacked = (int) moveFrom.stream().distinct().count();
-    for (String pack : drop) {
-      storage.delete(pack);
+    for (int i = 0; i < drop.size(); i++) {
+      listener.progress("deleting: " + (i + 1) + " of " + drop.size() + " packs", copied, toCopy);
+      storage.delete(drop.get(i));
     }
     if (storage instanceof LocalStorage local) {
       for (Path p : local.leftovers()) {
