@@ -64,13 +64,19 @@ class DaemonFixturesIT {
   void qemuSystemStartsPausedWithTheDiskOnTheGuestBus() throws Exception {
     Path image = patternImage();
     for (QemuSystem.Bus bus : QemuSystem.Bus.values()) {
-      try (QemuSystem vm = QemuSystem.startPaused(image, "raw", bus, List.of()); TestQmp qmp = new TestQmp(vm.qmpSocket())) {
+      List<String> extra = bus != QemuSystem.Bus.NONE ? List.of()
+          : List.of("-device", "virtio-scsi-pci,id=scsihw0", "-device", "scsi-hd,bus=scsihw0.0,drive=disk0,id=scsi0");
+      try (QemuSystem vm = QemuSystem.startPaused(image, "raw", bus, extra); TestQmp qmp = new TestQmp(vm.qmpSocket())) {
         JsonNode status = qmp.execute("query-status");
         assertThat(status.path("running").asBoolean()).isFalse();
         assertThat(status.path("status").asText()).isEqualTo("prelaunch");
         JsonNode block = qmp.execute("query-block");
         String qdev = block.get(0).path("qdev").asText();
-        assertThat(qdev).contains(bus == QemuSystem.Bus.VIRTIO_BLK ? "vda" : "sda");
+        assertThat(qdev).contains(switch (bus) {
+          case VIRTIO_BLK -> "vda";
+          case SCSI -> "sda";
+          case NONE -> "scsi0";  // the device the caller attached
+        });
       }
     }
   }
