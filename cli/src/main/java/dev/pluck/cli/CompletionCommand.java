@@ -21,7 +21,7 @@ final class CompletionCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    String script = AutoComplete.bash("pluck", spec.root().commandLine());
+    String script = AutoComplete.bash("pluck", Pluck.commandLine());  // every verb, not only this one
     switch (shell) {
       case "bash" -> spec.commandLine().getOut().print(script);
       case "zsh" -> spec.commandLine().getOut().print("autoload -U +X compinit && compinit\nautoload -U +X bashcompinit && bashcompinit\n"

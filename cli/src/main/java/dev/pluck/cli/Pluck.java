@@ -12,9 +12,6 @@ import picocli.CommandLine.Command;
     name = "pluck",
     mixinStandardHelpOptions = true,
     versionProvider = Pluck.Version.class,
-    subcommands = {ProbeCommand.class, LsCommand.class, CatCommand.class, NbdCommand.class, VmCommand.class, RepoCommands.Init.class,
-      RepoCommands.Snapshots.class, RepoCommands.CheckCommand.class, RepoCommands.StatsCommand.class, RepoCommands.ForgetCommand.class,
-      RepoCommands.PruneCommand.class, RepoCommands.RebuildIndex.class, BackupCommand.class, RestoreCommand.class, ServeCommand.class, FindCommand.class, DiffCommand.class, DemoCommand.class, CompletionCommand.class},
     description = {
       "Agentless, file-level selective backups of QEMU/KVM virtual machines.",
       "",
@@ -49,14 +46,38 @@ public final class Pluck implements Runnable {
     spec.commandLine().usage(spec.commandLine().getOut());
   }
 
+  /** pluck's verbs, in the order --help lists them. */
+  private static final java.util.List<Class<?>> VERBS = java.util.List.of(ProbeCommand.class, LsCommand.class, CatCommand.class,
+      NbdCommand.class, VmCommand.class, RepoCommands.Init.class, RepoCommands.Snapshots.class, RepoCommands.CheckCommand.class,
+      RepoCommands.StatsCommand.class, RepoCommands.ForgetCommand.class, RepoCommands.PruneCommand.class, RepoCommands.RebuildIndex.class,
+      BackupCommand.class, RestoreCommand.class, ServeCommand.class, FindCommand.class, DiffCommand.class, DemoCommand.class,
+      CompletionCommand.class);
+
   /** Builds the command line with pluck's conventions: exit 2 on usage errors. */
   public static CommandLine commandLine() {
+    return commandLine(null);
+  }
+
+  /**
+   * The command line with {@code verb} as its only subcommand when {@code verb} is one of pluck's
+   * (else with every verb). picocli builds and instantiates every command of its tree up front,
+   * which took a third of a short command's time (every verb's options, mixins and statics, Jackson
+   * among them); a run needs only the verb it runs.
+   */
+  static CommandLine commandLine(String verb) {
+    boolean known = verb != null && VERBS.stream().anyMatch(c -> c.getAnnotation(Command.class).name().equals(verb));
     // Traces and flags belong to one command line (tests run many in one process).
     dev.pluck.qmp.QmpClient.untraceAll();
     dev.pluck.nbd.protocol.NbdTrace.clear();
     verbose = false;
     quiet = false;
     CommandLine cmd = new CommandLine(new Pluck());
+    for (Class<?> c : VERBS) {
+      String name = c.getAnnotation(Command.class).name();
+      if (!known || name.equals(verb)) {
+        cmd.addSubcommand(name, c);
+      }
+    }
     cmd.setParameterExceptionHandler(
         (ex, args) -> {
           CommandLine failed = ex.getCommandLine();
@@ -82,7 +103,11 @@ public final class Pluck implements Runnable {
 
   public static void main(String[] args) {
     processStdout = true;
-    System.exit(commandLine().execute(args));
+    int status = commandLine(args.length > 0 ? args[0] : null).execute(args);
+    // Threads waiting in epoll_wait make the JVM's exit wait 300 ms for them.
+    dev.pluck.nbd.protocol.EventLoops.shutdownAll();
+    dev.pluck.qmp.QmpEventLoop.shutdown();
+    System.exit(status);
   }
 
   /** Reads the version Maven wrote into {@code version.properties}. */

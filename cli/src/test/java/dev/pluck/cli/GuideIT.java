@@ -195,12 +195,14 @@ class GuideIT {
   private Run run(Block b, Map<String, String> env) throws Exception {
     Path out = tmp.resolve("block-" + b.name() + ".out");
     Path err = tmp.resolve("block-" + b.name() + ".err");
-    ProcessBuilder pb = new ProcessBuilder("bash", "-euo", "pipefail", "-c", b.text()).directory(ROOT.toFile())
+    // A process group of its own, so that what a failed block left running (serve &) goes with it.
+    ProcessBuilder pb = new ProcessBuilder("setsid", "bash", "-euo", "pipefail", "-c", b.text()).directory(ROOT.toFile())
         .redirectOutput(out.toFile()).redirectError(err.toFile());
     pb.environment().putAll(env);
     Process p = pb.start();
-    if (!p.waitFor(5, TimeUnit.MINUTES)) {
-      p.destroyForcibly();
+    boolean ended = p.waitFor(5, TimeUnit.MINUTES);
+    Tools.run(Duration.ofSeconds(10), List.of("kill", "-KILL", "--", "-" + p.pid()));
+    if (!ended) {
       throw new AssertionError("block " + b.name() + " did not end within 5 minutes");
     }
     // Kept for whoever edits the guide: what each block printed.

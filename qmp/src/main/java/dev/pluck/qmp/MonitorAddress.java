@@ -2,16 +2,12 @@ package dev.pluck.qmp;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
-import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioDomainSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnixDomainSocketAddress;
@@ -23,7 +19,6 @@ import java.nio.file.Path;
  */
 public record MonitorAddress(Path socket, String host, int port) {
   private static final boolean EPOLL = Epoll.isAvailable();
-  private static volatile EventLoopGroup group;
 
   /** A path (anything with a '/' or without ':') is a unix socket; {@code host:port} is TCP. */
   public static MonitorAddress parse(String text) {
@@ -57,18 +52,7 @@ public record MonitorAddress(Path socket, String host, int port) {
   }
 
   static EventLoopGroup group() {
-    EventLoopGroup g = group;
-    if (g == null) {
-      synchronized (MonitorAddress.class) {
-        g = group;
-        if (g == null) {
-          g = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("pluck-qmp", true),
-              EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
-          group = g;
-        }
-      }
-    }
-    return g;
+    return QmpEventLoop.get(EPOLL);
   }
 
   @Override

@@ -31,8 +31,8 @@ final class NbdTransport {
         if (g == null) {
           int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
           DefaultThreadFactory factory = new DefaultThreadFactory("pluck-nbd", true);
-          g = new MultiThreadIoEventLoopGroup(threads, factory,
-              EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+          g = EventLoops.register(new MultiThreadIoEventLoopGroup(threads, factory,
+              EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory()));
           group = g;
         }
       }
