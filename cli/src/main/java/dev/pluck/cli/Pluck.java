@@ -67,8 +67,7 @@ public final class Pluck implements Runnable {
   static CommandLine commandLine(String verb) {
     boolean known = verb != null && VERBS.stream().anyMatch(c -> c.getAnnotation(Command.class).name().equals(verb));
     // Traces and flags belong to one command line (tests run many in one process).
-    dev.pluck.qmp.QmpClient.untraceAll();
-    dev.pluck.nbd.protocol.NbdTrace.clear();
+    TraceOptions.clear();
     verbose = false;
     quiet = false;
     CommandLine cmd = new CommandLine(new Pluck());
@@ -103,6 +102,10 @@ public final class Pluck implements Runnable {
 
   public static void main(String[] args) {
     processStdout = true;
+    // Netty's JFR events load the Flight Recorder's classes, 0.07 s of every NBD command; pluck emits none.
+    if (System.getProperty("io.netty.jfr.enabled") == null) {
+      System.setProperty("io.netty.jfr.enabled", "false");
+    }
     int status = commandLine(args.length > 0 ? args[0] : null).execute(args);
     // Threads waiting in epoll_wait make the JVM's exit wait 300 ms for them.
     dev.pluck.nbd.protocol.EventLoops.shutdownAll();

@@ -21,7 +21,25 @@ import picocli.CommandLine.Option;
  * as QEMU saw it.
  */
 final class TraceOptions {
-  private static final ObjectMapper JSON = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+  /** Made when a trace is asked for: an ObjectMapper costs a short command 0.1 s. */
+  private static final class Json {
+    static final ObjectMapper MAPPER = new ObjectMapper().disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+  }
+
+  /** Whether a command line of this process installed tracers (tests run many in one JVM). */
+  private static volatile boolean installed;
+
+  /**
+   * Removes the tracers an earlier command line installed; touches the QMP and NBD classes only
+   * then (loading QmpClient costs a short command its ObjectMapper).
+   */
+  static void clear() {
+    if (installed) {
+      QmpClient.untraceAll();
+      dev.pluck.nbd.protocol.NbdTrace.clear();
+      installed = false;
+    }
+  }
 
   @Option(names = "--trace-qmp", paramLabel = "FILE", description = "Write every QMP command, reply and event (and every guest "
       + "agent command and reply) as JSON lines to FILE.")
@@ -33,8 +51,9 @@ final class TraceOptions {
       throw new UncheckedIOException("cannot write the QMP trace to " + file + ": " + e.getMessage(), e);
     }
     AtomicLong seq = new AtomicLong();
+    installed = true;
     QmpClient.traceAll((monitor, line) -> {
-      ObjectNode row = JSON.createObjectNode();
+      ObjectNode row = Json.MAPPER.createObjectNode();
       row.put("seq", seq.incrementAndGet());
       row.put("time", Instant.now().toString());
       boolean agent = line.startsWith("qga ");
@@ -44,14 +63,14 @@ final class TraceOptions {
       row.put("direction", arrowed.startsWith("->") ? "send" : "receive");
       String text = arrowed.substring(3);
       try {
-        JsonNode message = JSON.readTree(text);
+        JsonNode message = Json.MAPPER.readTree(text);
         row.set("message", message);
       } catch (IOException notJson) {
         row.put("text", text);
       }
       synchronized (out) {
         try {
-          out.write(JSON.writeValueAsBytes(row));
+          out.write(Json.MAPPER.writeValueAsBytes(row));
           out.write('\n');
           out.flush();
         } catch (IOException e) {
@@ -74,10 +93,11 @@ final class TraceOptions {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the NBD trace to " + file + ": " + e.getMessage(), e);
     }
+    installed = true;
     dev.pluck.nbd.protocol.NbdTrace.to(event -> {
       synchronized (out) {
         try {
-          out.write(JSON.writeValueAsBytes(event));
+          out.write(Json.MAPPER.writeValueAsBytes(event));
           out.write('\n');
           out.flush();
         } catch (IOException e) {
