@@ -70,13 +70,18 @@ seconds() {  # runs "$@" with stdout to /dev/null, prints the seconds it took
   python3 -c "print($end - $start)"
 }
 raw() { nbdcopy "$uri" - | zstd -q -T0 -3 > "$out/raw.zst"; }
-volumes() { rm -rf "$out/rv"; "$root/pluck" init --repo "$out/rv" >/dev/null; "$root/pluck" backup --repo "$out/rv" --mode volumes "$uri"; }
-files() { rm -rf "$out/rf"; "$root/pluck" init --repo "$out/rf" >/dev/null; "$root/pluck" backup --repo "$out/rf" "$uri" --volume p1 --include '/sel/**'; }
+# Each backup goes into a new, empty repository, made before the clock starts: the backup is the
+# one process timed, as the raw approach's one pipeline is.
+fresh() { rm -rf "$1"; "$root/pluck" init --repo "$1" >/dev/null; }
+volumes() { "$root/pluck" backup --repo "$out/rv" --mode volumes "$uri"; }
+files() { "$root/pluck" backup --repo "$out/rf" "$uri" --volume p1 --include '/sel/**'; }
 
 raw_t=(); vol_t=(); files_t=()
 for i in $(seq "$runs"); do
   raw_t+=("$(seconds raw)")
+  fresh "$out/rv"
   vol_t+=("$(seconds volumes)")
+  fresh "$out/rf"
   files_t+=("$(seconds files)")
 done
 raw_size=$(stat -c %s "$out/raw.zst")
