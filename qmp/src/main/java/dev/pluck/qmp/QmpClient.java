@@ -112,8 +112,10 @@ public final class QmpClient implements Closeable {
       if (!f.await(timeout.toMillis()) || !f.isSuccess()) {
         f.channel().close();
         Throwable cause = f.cause();
-        throw new IOException("cannot connect to QMP monitor " + address
-            + (cause == null ? " (timed out)" : ": " + cause.getMessage()), cause);
+        String why = cause == null ? " (timed out)"
+            : address.socket() != null && !java.nio.file.Files.exists(address.socket()) ? ": no such socket"
+            : ": " + (cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName());
+        throw new IOException("cannot connect to QMP monitor " + address + why, cause);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
