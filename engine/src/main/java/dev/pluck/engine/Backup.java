@@ -589,7 +589,39 @@ public final class Backup {
       failed.add(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
+    if (batch != null && e.size() > repo.config().chunkSize()) {
+      return wholeInBackground(fs, e, before, mapped, extents, batch);
+    }
     return whole(fs, e, before, mapped, extents);
+  }
+
+  /** Chunks of large files read but not yet stored, across files (each holds up to a chunk of memory). */
+  private final java.util.concurrent.Semaphore chunksInFlight = new java.util.concurrent.Semaphore(
+      2 * Math.max(1, Runtime.getRuntime().availableProcessors()));
+
+  /**
+   * {@link #whole}, but the file's last chunks are stored while the next files are read: its entry
+   * joins the batch's queue and comes out, in walk order, once they are (a folder of files of a few
+   * MiB otherwise waits for every file's compression before reading the next).
+   */
+  private CatalogEntry wholeInBackground(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents,
+      FileBatch batch) throws IOException {
+    try {
+      java.nio.channels.SeekableByteChannel in = plannable(fs, e, extents)
+          ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet) : counted(fs.open(e));
+      Map<String, CatalogEntry.Content> streams = streams(fs, e);
+      java.util.concurrent.CompletableFuture<List<String>> chunks = Content.storeAsync(repo, in, chunksInFlight);
+      if (before == null) {
+        filesNew++;
+      } else {
+        filesChanged++;
+      }
+      batch.defer(chunks, c -> entry(e, c, streams, mapped));
+      return null;
+    } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
+      failed.add(new Failure(where(e.path()), x.getMessage()));
+      return null;
+    }
   }
 
   /**
@@ -613,6 +645,15 @@ public final class Backup {
     return covered == e.size() && fs.streams(e).isEmpty();
   }
 
+  /** Whether a file of more than a chunk can be read through the read planner, its bytes being on the volume as they are. */
+  private boolean plannable(FileSystem fs, Entry e, List<FileExtent> extents) throws IOException {
+    return extents != null && e.size() > repo.config().chunkSize() && !e.has(Entry.Attribute.ENCRYPTED)
+        && !e.has(Entry.Attribute.COMPRESSED) && !e.has(Entry.Attribute.REPARSE)
+        && PlannedFileChannel.usable(extents, e.size(), volumeDevice.size())
+        && extents.stream().noneMatch(x -> x.kind() == FileExtent.Kind.DATA
+            && Changes.touches(fs.replayedRanges(), x.volumeOffset(), x.length()));
+  }
+
   /**
    * A file read whole; null (and a failure noted) when it cannot be. A file of more than one chunk
    * whose bytes lie on the volume as they are ({@code extents}, when known) is read through the
@@ -621,11 +662,7 @@ public final class Backup {
   private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents)
       throws IOException {
     try {
-      boolean planned = extents != null && e.size() > repo.config().chunkSize() && !e.has(Entry.Attribute.ENCRYPTED)
-          && !e.has(Entry.Attribute.COMPRESSED) && !e.has(Entry.Attribute.REPARSE)
-          && PlannedFileChannel.usable(extents, e.size(), volumeDevice.size())
-          && extents.stream().noneMatch(x -> x.kind() == FileExtent.Kind.DATA
-              && Changes.touches(fs.replayedRanges(), x.volumeOffset(), x.length()));
+      boolean planned = plannable(fs, e, extents);
       List<String> chunks = Content.store(repo, planned ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet)
           : counted(fs.open(e)));
       if (before == null) {

@@ -77,6 +77,45 @@ final class FileBatch {
       sink.add(e);
     } else {
       queue.add(e);
+      drain();
+    }
+  }
+
+  /** A large file whose chunks are still being stored: its entry ({@code finish}) comes when they are, in walk order. */
+  record Deferred(java.util.concurrent.CompletableFuture<List<String>> chunks, Finish finish) {}
+
+  /** Queues a large file stored in the background ({@link Content#storeAsync}). */
+  void defer(java.util.concurrent.CompletableFuture<List<String>> chunks, Finish finish) throws IOException {
+    queue.add(new Deferred(chunks, finish));
+    drain();
+  }
+
+  /**
+   * Puts out the entries at the head of the queue that are ready (no batched read before them, their
+   * chunks stored); flushes everything when the queue grows long, so that entries never pile up.
+   */
+  private void drain() throws IOException {
+    while (!queue.isEmpty()) {
+      Object head = queue.peek();
+      if (head instanceof CatalogEntry e) {
+        queue.poll();
+        sink.add(e);
+      } else if (head instanceof Deferred d && d.chunks().isDone()) {
+        queue.poll();
+        put(d);
+      } else {
+        break;
+      }
+    }
+    if (queue.size() > MAX_FILES) {
+      flush();
+    }
+  }
+
+  private void put(Deferred d) throws IOException {
+    CatalogEntry e = d.finish().entry(Content.await(d.chunks()));
+    if (e != null) {
+      sink.add(e);
     }
   }
 
@@ -115,6 +154,10 @@ final class FileBatch {
       Object o = queue.poll();
       if (o instanceof CatalogEntry e) {
         sink.add(e);
+        continue;
+      }
+      if (o instanceof Deferred d) {
+        put(d);
         continue;
       }
       Pending p = (Pending) o;

@@ -56,6 +56,58 @@ public final class Content {
   }
 
   /**
+   * {@link #store}, but returns once the content is read: hashing, compressing and appending go on
+   * on the repository's workers, so the next file is read meanwhile. {@code permits} bounds the
+   * chunks held in memory across every file in flight (one permit per chunk until it is appended).
+   */
+  public static java.util.concurrent.CompletableFuture<List<String>> storeAsync(Repository repo, SeekableByteChannel in,
+      java.util.concurrent.Semaphore permits) throws IOException {
+    int size = repo.config().chunkSize();
+    List<java.util.concurrent.CompletableFuture<String>> parts = new ArrayList<>();
+    long left = in.size();
+    while (left > 0) {
+      int want = (int) Math.min(size, left);
+      permits.acquireUninterruptibly();
+      boolean handedOff = false;
+      try {
+        byte[] buf = new byte[want];
+        ByteBuffer b = ByteBuffer.wrap(buf);
+        while (b.hasRemaining() && in.read(b) > 0) {
+          // fill a whole chunk
+        }
+        int n = b.position();
+        left -= n;
+        if (n == 0) {
+          break;
+        }
+        if (zeros(buf, n)) {
+          parts.add(java.util.concurrent.CompletableFuture.completedFuture(null));
+        } else {
+          parts.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+              return repo.append(repo.prepare(buf, 0, n)).hex();
+            } catch (IOException e) {
+              throw new java.util.concurrent.CompletionException(e);
+            } finally {
+              permits.release();
+            }
+          }, repo.workers()));
+          handedOff = true;
+        }
+        if (n < want) {
+          break;
+        }
+      } finally {
+        if (!handedOff) {
+          permits.release();
+        }
+      }
+    }
+    return java.util.concurrent.CompletableFuture.allOf(parts.toArray(java.util.concurrent.CompletableFuture[]::new))
+        .thenApply(done -> parts.stream().map(java.util.concurrent.CompletableFuture::join).toList());
+  }
+
+  /**
    * A file's content again, reading only what changed: {@code changed} are the byte ranges of the
    * file (sorted) that may differ from the parent's content {@code parentChunks} of
    * {@code parentSize} bytes. A chunk no range touches is the parent's; a chunk a range touches
@@ -109,17 +161,18 @@ public final class Content {
   }
 
   /** The prepared chunk of a worker's task, its failure unwrapped. */
-  public static Repository.Prepared await(java.util.concurrent.Future<Repository.Prepared> f) throws IOException {
+  public static <T> T await(java.util.concurrent.Future<T> f) throws IOException {
     try {
       return f.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new java.io.InterruptedIOException("interrupted while storing chunks");
     } catch (java.util.concurrent.ExecutionException e) {
-      if (e.getCause() instanceof IOException io) {
+      Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : e.getCause();
+      if (cause instanceof IOException io) {
         throw io;
       }
-      throw new IOException(e.getCause());
+      throw new IOException(cause);
     }
   }
 

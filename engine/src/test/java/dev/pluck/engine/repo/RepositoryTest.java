@@ -53,6 +53,26 @@ class RepositoryTest {
     return out;
   }
 
+  /** In the background, the same chunks as in the foreground (zero chunks as holes), every permit given back. */
+  @org.junit.jupiter.api.Test
+  void storingInTheBackgroundGivesTheSameChunks(@TempDir Path dir) throws Exception {
+    try (Repository repo = create(dir, "zstd:3")) {
+      Random r = new Random(5);
+      byte[] data = new byte[5 * CHUNK + 123];
+      System.arraycopy(bytes(r, CHUNK, true), 0, data, 0, CHUNK);
+      System.arraycopy(bytes(r, CHUNK, false), 0, data, 3 * CHUNK, CHUNK);  // chunks 1 and 2 stay zeros
+      System.arraycopy(bytes(r, CHUNK + 123, false), 0, data, 4 * CHUNK, CHUNK + 123);
+      java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(2);
+      List<String> background = Content.await(Content.storeAsync(repo, dev.pluck.fs.ReadOnlyChannel.of(data), permits));
+      assertThat(background).isEqualTo(store(repo, data));
+      assertThat(background).hasSize(6);
+      assertThat(background.get(1)).isNull();
+      assertThat(background.get(2)).isNull();
+      assertThat(readBack(repo, background, data.length)).isEqualTo(data);
+      assertThat(permits.availablePermits()).isEqualTo(2);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"zstd:3", "zstd:19", "lz4", "xz:6", "none"})
   void filesOfEverySizeRoundTripThroughEveryCodec(String compression, @TempDir Path dir) throws Exception {
