@@ -582,47 +582,19 @@ public final class Backup {
             filesChanged++;
           }
           return entry(e, chunks, null, stretches);
-        }, () -> whole(fs, e, before, stretches, null));
+        }, () -> whole(fs, e, before, stretches, null, null));
         return null;
       }
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
       failed.add(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
-    if (batch != null && e.size() > repo.config().chunkSize()) {
-      return wholeInBackground(fs, e, before, mapped, extents, batch);
-    }
-    return whole(fs, e, before, mapped, extents);
+    return whole(fs, e, before, mapped, extents, batch);
   }
 
   /** Chunks of large files read but not yet stored, across files (each holds up to a chunk of memory). */
   private final java.util.concurrent.Semaphore chunksInFlight = new java.util.concurrent.Semaphore(
       2 * Math.max(1, Runtime.getRuntime().availableProcessors()));
-
-  /**
-   * {@link #whole}, but the file's last chunks are stored while the next files are read: its entry
-   * joins the batch's queue and comes out, in walk order, once they are (a folder of files of a few
-   * MiB otherwise waits for every file's compression before reading the next).
-   */
-  private CatalogEntry wholeInBackground(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents,
-      FileBatch batch) throws IOException {
-    try {
-      java.nio.channels.SeekableByteChannel in = plannable(fs, e, extents)
-          ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet) : counted(fs.open(e));
-      Map<String, CatalogEntry.Content> streams = streams(fs, e);
-      java.util.concurrent.CompletableFuture<List<String>> chunks = Content.storeAsync(repo, in, chunksInFlight);
-      if (before == null) {
-        filesNew++;
-      } else {
-        filesChanged++;
-      }
-      batch.defer(chunks, c -> entry(e, c, streams, mapped));
-      return null;
-    } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
-      failed.add(new Failure(where(e.path()), x.getMessage()));
-      return null;
-    }
-  }
 
   /**
    * Whether a file's content can be read with a batch of others: at most one chunk, every byte
@@ -657,23 +629,36 @@ public final class Backup {
   /**
    * A file read whole; null (and a failure noted) when it cannot be. A file of more than one chunk
    * whose bytes lie on the volume as they are ({@code extents}, when known) is read through the
-   * read planner a window at a time, many requests in flight; others through their channel.
+   * read planner a window at a time, many requests in flight; others through their channel. With
+   * a {@code batch}, a file of more than a chunk returns null once read: its last chunks are
+   * stored while the next files are read, and its entry comes out of the batch's queue in walk
+   * order (a folder of files of a few MiB otherwise waits for every file's compression).
    */
-  private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents)
-      throws IOException {
+  private CatalogEntry whole(FileSystem fs, Entry e, CatalogEntry before, List<long[]> mapped, List<FileExtent> extents,
+      FileBatch batch) throws IOException {
     try {
-      boolean planned = plannable(fs, e, extents);
-      List<String> chunks = Content.store(repo, planned ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet)
-          : counted(fs.open(e)));
-      if (before == null) {
-        filesNew++;
-      } else {
-        filesChanged++;
+      java.nio.channels.SeekableByteChannel in = plannable(fs, e, extents)
+          ? new PlannedFileChannel(volumeDevice, extents, e.size(), dataRead::addAndGet) : counted(fs.open(e));
+      if (batch != null && e.size() > repo.config().chunkSize()) {
+        Map<String, CatalogEntry.Content> streams = streams(fs, e);
+        batch.defer(Content.storeAsync(repo, in, chunksInFlight), c -> entry(e, c, streams, mapped));
+        countStored(before);
+        return null;
       }
+      List<String> chunks = Content.store(repo, in);
+      countStored(before);
       return entry(e, chunks, streams(fs, e), mapped);
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
       failed.add(new Failure(where(e.path()), x.getMessage()));
       return null;
+    }
+  }
+
+  private void countStored(CatalogEntry before) {
+    if (before == null) {
+      filesNew++;
+    } else {
+      filesChanged++;
     }
   }
 

@@ -29,11 +29,7 @@ public final class Content {
       if (!end && inflight.size() < window) {
         int want = (int) Math.min(size, Math.max(0, left));
         byte[] buf = new byte[want];
-        ByteBuffer b = ByteBuffer.wrap(buf);
-        while (b.hasRemaining() && in.read(b) > 0) {
-          // fill a whole chunk
-        }
-        int n = b.position();
+        int n = fill(in, buf);
         left -= n;
         end = n < size || left <= 0;
         if (n == 0) {
@@ -71,11 +67,7 @@ public final class Content {
       boolean handedOff = false;
       try {
         byte[] buf = new byte[want];
-        ByteBuffer b = ByteBuffer.wrap(buf);
-        while (b.hasRemaining() && in.read(b) > 0) {
-          // fill a whole chunk
-        }
-        int n = b.position();
+        int n = fill(in, buf);
         left -= n;
         if (n == 0) {
           break;
@@ -105,6 +97,15 @@ public final class Content {
     }
     return java.util.concurrent.CompletableFuture.allOf(parts.toArray(java.util.concurrent.CompletableFuture[]::new))
         .thenApply(done -> parts.stream().map(java.util.concurrent.CompletableFuture::join).toList());
+  }
+
+  /** Reads into {@code buf} until it is full or the channel ends; the bytes read. */
+  private static int fill(SeekableByteChannel in, byte[] buf) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(buf);
+    while (b.hasRemaining() && in.read(b) > 0) {
+      // a whole chunk
+    }
+    return b.position();
   }
 
   /**
