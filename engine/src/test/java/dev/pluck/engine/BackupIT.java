@@ -148,7 +148,7 @@ class BackupIT {
   void smallFilesAreReadManyAtATime(@TempDir Path dir) throws Exception {
     TestDisk disk = TestDisks.gptMixed();
     try (dev.pluck.testdata.Nbdkit server = dev.pluck.testdata.Nbdkit.start("--filter=delay", "file", "file=" + disk.image(),
-        "rdelay=1ms"); Repository repo = repo(dir);
+        "rdelay=5ms"); Repository repo = repo(dir);
         Recording nbd = new Recording(dev.pluck.nbd.NbdBlockDevice.open(server.uri()))) {
       Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", nbd)), options(Backup.Mode.FILES, List.of("p3"), List.of()));
       assertThat(r.complete()).isTrue();
@@ -203,7 +203,7 @@ class BackupIT {
     }
     String filefrag = dev.pluck.testdata.Tools.runOk("debugfs", "-R", "stat /frag-a", image.toString()).stdout();
     assertThat(filefrag).as("frag-a is in many extents").containsPattern("\\(\\d+-\\d+\\):\\d+-\\d+, \\(\\d+");
-    try (dev.pluck.testdata.Nbdkit server = dev.pluck.testdata.Nbdkit.start("--filter=delay", "file", "file=" + image, "rdelay=2ms");
+    try (dev.pluck.testdata.Nbdkit server = dev.pluck.testdata.Nbdkit.start("--filter=delay", "file", "file=" + image, "rdelay=10ms");
         Repository repo = repo(dir.resolve("repo")); Recording nbd = new Recording(dev.pluck.nbd.NbdBlockDevice.open(server.uri()))) {
       Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", nbd)), options(Backup.Mode.FILES, List.of(), List.of()));
       assertThat(r.complete()).isTrue();

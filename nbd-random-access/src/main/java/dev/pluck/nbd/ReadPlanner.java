@@ -19,10 +19,22 @@ import java.util.concurrent.CompletableFuture;
  * and zero ranges, or keeping only dirty ranges of a {@code qemu:dirty-bitmap:*} context); wanted
  * pieces closer than {@link Options#gap()} share one request (the bytes between are read and
  * dropped: one round trip beats two); requests are at most {@link Options#maxRequest()} long; and
- * at most {@link Options#maxInFlight()} bytes are requested and not yet consumed. Scattered
- * selections thus read at nearly sequential speed, and nothing is read twice.
+ * at most {@link Options#maxInFlight()} bytes (and {@link #MAX_REQUESTS_IN_FLIGHT} requests) are
+ * requested and not yet consumed. Scattered selections thus read at nearly sequential speed, and
+ * nothing is read twice.
+ *
+ * <p>Each request reads into a direct buffer sized to it (a power of two from 64 KiB up to the
+ * largest request), reused by later requests of its size: thousands of small scattered files do not
+ * each hold a buffer of the largest request size, so direct memory stays near twice the bytes in
+ * flight, whatever the guest's layout.
  */
 public final class ReadPlanner {
+  /** Requests in flight together, at most: enough to hide any latency, few enough to bound per-request memory. */
+  public static final int MAX_REQUESTS_IN_FLIGHT = 1024;
+
+  /** The smallest read buffer; smaller requests share its size class. */
+  static final int MIN_BUFFER = 64 << 10;
+
   /** A wanted byte range. */
   public record Range(long offset, long length) {
     public Range {
@@ -93,6 +105,8 @@ public final class ReadPlanner {
 
   private final BlockDevice device;
   private final Options options;
+  /** Kept across {@link #read} calls: a file read a window at a time reuses its buffers. */
+  private final Buffers free;
 
   public ReadPlanner(BlockDevice device, Options options) {
     this.device = device;
@@ -101,6 +115,7 @@ public final class ReadPlanner {
       throw new IllegalArgumentException("bad read planner options " + options);
     }
     this.options = new Options(options.gap(), max, options.maxInFlight(), options.filter(), options.dirtyContext());
+    this.free = new Buffers(max);
   }
 
   public ReadPlanner(BlockDevice device) {
@@ -134,8 +149,8 @@ public final class ReadPlanner {
     Iterator<Piece> pieces = new Pieces(spans, counters);
     Iterator<Step> requests = new Requests(pieces);
     Deque<Step> queue = new ArrayDeque<>();
-    Deque<ByteBuffer> free = new ArrayDeque<>();
     long inFlight = 0;
+    int requestsInFlight = 0;
     Step pendingStep = null;
     try {
       while (true) {
@@ -147,17 +162,15 @@ public final class ReadPlanner {
             }
             pendingStep = requests.next();
           }
-          if (pendingStep.request != null && inFlight + pendingStep.request.length > options.maxInFlight() && !queue.isEmpty()) {
+          if (pendingStep.request != null && !queue.isEmpty() && (inFlight + pendingStep.request.length > options.maxInFlight()
+              || requestsInFlight >= MAX_REQUESTS_IN_FLIGHT)) {
             break;
           }
           if (pendingStep.request != null) {
             Request r = pendingStep.request;
-            ByteBuffer buf = free.poll();
-            if (buf == null || buf.capacity() < r.length) {
-              buf = ByteBuffer.allocateDirect(options.maxRequest());
-            }
-            buf.clear().limit((int) r.length);
+            ByteBuffer buf = free.take((int) r.length);
             r.buffer = buf;
+            requestsInFlight++;
             r.future = device.readAsync(r.offset, buf.duplicate());
             inFlight += r.length;
             counters[1] += r.length;
@@ -183,7 +196,8 @@ public final class ReadPlanner {
           sink.data(part.offset(), view.slice());
         }
         inFlight -= r.length;
-        free.push(r.buffer);
+        requestsInFlight--;
+        free.give(r.buffer);
       }
     } catch (java.io.UncheckedIOException e) {
       throw e.getCause();  // a block-status failure while planning
@@ -195,6 +209,45 @@ public final class ReadPlanner {
       }
     }
     return new Stats(counters[0], counters[1], counters[2], counters[3], counters[4]);
+  }
+
+  /** Read buffers by size class (powers of two from {@link #MIN_BUFFER} to the largest request), reused. */
+  private static final class Buffers {
+    private final int largest;
+    private final List<Deque<ByteBuffer>> free = new ArrayList<>();
+
+    Buffers(int largest) {
+      this.largest = largest;
+    }
+
+    /** A buffer of exactly {@code length} bytes (limit), from a free one of its class when there is one. */
+    synchronized ByteBuffer take(int length) {
+      int capacity = capacity(length);
+      Deque<ByteBuffer> d = deque(capacity);
+      ByteBuffer buf = d.poll();
+      if (buf == null) {
+        buf = ByteBuffer.allocateDirect(capacity);
+      }
+      buf.clear().limit(length);
+      return buf;
+    }
+
+    synchronized void give(ByteBuffer buf) {
+      deque(buf.capacity()).push(buf);
+    }
+
+    private int capacity(int length) {
+      int c = Math.max(MIN_BUFFER, Integer.highestOneBit(Math.max(1, length - 1)) << 1);
+      return Math.min(Math.max(c, length), Math.max(largest, length));
+    }
+
+    private Deque<ByteBuffer> deque(int capacity) {
+      int index = 32 - Integer.numberOfLeadingZeros(capacity - 1);  // ceil(log2)
+      while (free.size() <= index) {
+        free.add(new ArrayDeque<>());
+      }
+      return free.get(index);
+    }
   }
 
   /** A wanted piece after filtering: data to read or zeros to report. */

@@ -169,4 +169,36 @@ class ReadPlannerTest {
           .isInstanceOf(BlockDeviceException.class).hasMessageContaining("offset 4194304");
     }
   }
+
+  /**
+   * Thousands of small scattered pieces (a guest's fragmented small files): at most
+   * {@link ReadPlanner#MAX_REQUESTS_IN_FLIGHT} requests outstanding, each with a buffer of its own
+   * size class, so direct memory stays small (a buffer of the largest request size each would be
+   * 4 GiB here).
+   */
+  @Test
+  void smallScatteredPiecesHoldSmallBuffersAndBoundedRequests() throws Exception {
+    java.lang.management.BufferPoolMXBean direct = java.lang.management.ManagementFactory
+        .getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+        .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+    List<ReadPlanner.Range> wanted = new ArrayList<>();
+    for (long o = 0; o + 512 <= bytes.length; o += 4096) {
+      wanted.add(new ReadPlanner.Range(o + 100, 412));
+    }
+    long before = direct.getMemoryUsed();
+    long[] most = new long[2];  // direct bytes, requests outstanding
+    int[] consumed = {0};
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      new ReadPlanner(dev, ReadPlanner.Options.defaults().withGap(0)).read(wanted, (offset, data) -> {
+        assertThat(data.get(0)).as("byte at %d", offset).isEqualTo(bytes[(int) offset]);
+        most[0] = Math.max(most[0], direct.getMemoryUsed() - before);
+        most[1] = Math.max(most[1], dev.reads.size() - consumed[0]++);
+      });
+      assertThat(dev.reads).as("one request per piece").hasSize(wanted.size());
+    }
+    assertThat(wanted.size()).isGreaterThan(ReadPlanner.MAX_REQUESTS_IN_FLIGHT);
+    assertThat(most[1]).as("requests outstanding").isEqualTo(ReadPlanner.MAX_REQUESTS_IN_FLIGHT);
+    assertThat(most[0]).as("direct memory held while reading").isLessThanOrEqualTo(
+        (long) ReadPlanner.MAX_REQUESTS_IN_FLIGHT * ReadPlanner.MIN_BUFFER + (1 << 20));
+  }
 }
