@@ -73,7 +73,7 @@ final class VmBackupCommand implements Callable<Integer> {
   @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket (default ${DEFAULT-VALUE}).")
   Path scratch;
 
-  @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket: freeze the guest's filesystems across the switch.")
+  @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket: freeze the guest's filesystems across the switch; a backup by guest paths also checks the fstab against what the guest has mounted (warnings).")
   String qga;
 
   @Option(names = "--freeze", paramLabel = "MOUNTPOINT", description = "Freeze only these guest mountpoints (repeatable; default all).")

@@ -136,6 +136,7 @@ public final class Backup {
   }
 
   private final Reading reading;
+  private LiveMounts live;
 
   private Backup(Repository repo, List<VolumeTree.Disk> sources, Options options, Reading reading) throws IOException {
     this.repo = repo;
@@ -161,7 +162,18 @@ public final class Backup {
 
   /** Backs up {@code sources} into {@code repo}, reading them as {@code reading} says. */
   public static Result run(Repository repo, List<VolumeTree.Disk> sources, Options options, Reading reading) throws IOException {
+    return run(repo, sources, options, reading, null);
+  }
+
+  /**
+   * As {@link #run(Repository, List, Options, Reading)}; a selection by guest paths is also checked
+   * against what the running guest says is mounted ({@code live}, null: not asked), and the
+   * differences are warnings of the result.
+   */
+  public static Result run(Repository repo, List<VolumeTree.Disk> sources, Options options, Reading reading, LiveMounts live)
+      throws IOException {
     Backup b = new Backup(repo, sources, options, reading);
+    b.live = live;
     if (reading.progress() == null) {
       return b.run();
     }
@@ -228,6 +240,11 @@ public final class Backup {
     List<Snapshot.Volume> volumes = new ArrayList<>();
     if (options.mode() == Mode.FILES && options.volumes().isEmpty()) {
       guest = GuestMounts.find(tree).orElse(null);
+      if (guest != null && live != null) {
+        Map<String, String> fs = new LinkedHashMap<>();
+        tree.volumes().forEach(v -> fs.put(v.id(), v.fs()));
+        warnings.addAll(live.check(guest, fs::get, options.include().stream().map(Glob::new).toList()));
+      }
     }
     List<Volume> chosen = selected();
     for (int i = 0; i < chosen.size(); i++) {

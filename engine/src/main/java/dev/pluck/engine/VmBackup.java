@@ -10,6 +10,7 @@ import dev.pluck.nbd.protocol.NbdOptions;
 import dev.pluck.nbd.protocol.NbdUri;
 import dev.pluck.qmp.MonitorAddress;
 import dev.pluck.qmp.PullView;
+import dev.pluck.qmp.QgaClient;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,6 +51,8 @@ public final class VmBackup {
   /** As {@link #run(Repository, MonitorAddress, List, PullView.Options, Backup.Options, boolean)}, reading as {@code reading} says. */
   public static Result run(Repository repo, MonitorAddress monitor, List<String> drives, PullView.Options viewOptions,
       Backup.Options options, boolean full, Backup.Reading reading) throws IOException {
+    LiveMounts live = options.mode() == Backup.Mode.FILES && options.volumes().isEmpty() && viewOptions.qga() != null
+        ? liveMounts(viewOptions.qga(), viewOptions.timeout()) : null;
     PullView.View view = PullView.begin(monitor, drives, viewOptions);
     AtomicBoolean ended = new AtomicBoolean();
     Thread hook = new Thread(() -> end(monitor, view, false, viewOptions, ended), "pluck-end-view");
@@ -74,7 +77,7 @@ public final class VmBackup {
               .filter(d -> d.context() == null).map(PullView.DriveView::drive).toList())
               + " (its first backup, or its bitmaps were lost): every change since is unknown" : null;
       Backup.Result r = Backup.run(repo, disks, options.incremental(since == null ? null : "checkpoint:" + since, since == null ? null : DIRTY,
-          checkpoint), reading);
+          checkpoint), reading, live);
       success = true;
       if (fullBecause == null && r.parent() == null) {
         fullBecause = r.parentNote();  // a bitmap, but no snapshot at its checkpoint to compare with
@@ -92,6 +95,22 @@ public final class VmBackup {
         throw new IOException("the snapshot is committed, but ending the view failed (run pluck vm cleanup): " + failure.getMessage(),
             failure);
       }
+    }
+  }
+
+  /**
+   * What the guest's agent says is mounted, asked before the view (a frozen agent answers little
+   * else than thaw); why not, when it cannot say.
+   */
+  static LiveMounts liveMounts(MonitorAddress agent, java.time.Duration timeout) {
+    try (QgaClient qga = QgaClient.connect(agent, timeout)) {
+      List<LiveMounts.Mount> mounts = new ArrayList<>();
+      for (QgaClient.FsInfo f : qga.fsInfo()) {
+        mounts.add(new LiveMounts.Mount(f.mountpoint(), f.type(), f.name()));
+      }
+      return LiveMounts.of(mounts);
+    } catch (IOException e) {
+      return LiveMounts.unavailable(e.getMessage());
     }
   }
 

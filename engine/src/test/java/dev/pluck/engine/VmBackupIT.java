@@ -153,6 +153,36 @@ class VmBackupIT {
     }
   }
 
+  /**
+   * With a guest agent, a backup by guest paths asks it what is mounted before the freeze (a frozen
+   * agent answers little else), and says where that differs from the fstab of gpt-mixed (/srv/data
+   * on its data volume). The agent is FakeGuestAgent: this "guest" runs no OS; the real qemu-ga's
+   * answer is checked in LiveMountsIT.
+   */
+  @Test
+  void theGuestAgentIsAskedWhatIsMountedBeforeTheFreeze() throws Exception {
+    try (Repository repo = Repository.init(new LocalStorage(tmp.resolve("repo")), Config.defaults("zstd:3"));
+        dev.pluck.testdata.FakeGuestAgent agent = new dev.pluck.testdata.FakeGuestAgent(tmp, false)) {
+      agent.answerFsinfo("[{\"name\": \"vda3\", \"mountpoint\": \"/\", \"type\": \"ext4\", \"disk\": []},"
+          + " {\"name\": \"vdb1\", \"mountpoint\": \"/srv/extra\", \"type\": \"xfs\", \"disk\": []}]");
+      Backup.Options options = new Backup.Options(Backup.Mode.FILES, List.of(), List.of("/srv/**"), List.of(), false, List.of(), false,
+          List.of(), null, new Snapshot.Source("vm", List.of(LiveGuest.DRIVE), List.of()), "backup", "test", null, null);
+      PullView.Options view = PullView.Options.defaults("backup", tmp.resolve("scratch")).withLockDir(tmp.resolve("locks"))
+          .withGuestAgent(dev.pluck.qmp.MonitorAddress.unix(agent.socket()), List.of());
+      VmBackup.Result r = VmBackup.run(repo, guest.monitor, List.of(LiveGuest.DRIVE), view, options, false);
+      assertThat(r.backup().complete()).isTrue();
+      String dataVolume = TestDisks.gptMixed().oracle().volumes().stream().filter(v -> "data".equals(v.blkid().get("LABEL")))
+          .findFirst().orElseThrow().id();
+      assertThat(agent.commands).contains("guest-get-fsinfo", "guest-fsfreeze-freeze");
+      assertThat(agent.commands.indexOf("guest-get-fsinfo")).as("asked before the freeze")
+          .isLessThan(agent.commands.indexOf("guest-fsfreeze-freeze"));
+      assertThat(r.backup().warnings()).filteredOn(w -> w.startsWith("guest agent: ")).containsExactlyInAnyOrder(
+          "guest agent: xfs (vdb1) is mounted at /srv/extra, which /etc/fstab does not put on the drives backed up (no line for it);"
+              + " guest paths under it were not backed up",
+          "guest agent: nothing is mounted at /srv/data in the guest now; " + dataVolume + " was backed up there as /etc/fstab says");
+    }
+  }
+
   // ---- comparisons
 
   /** The n-th regular file (by name) found under {@code dir}. */

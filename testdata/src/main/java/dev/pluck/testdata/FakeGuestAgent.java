@@ -20,8 +20,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
 /**
  * A FAKE guest agent: freezing a real guest needs a running guest OS, and freezing the host's own
  * filesystems (qemu-ga run on the host) is not allowed here. It answers the agent protocol as
- * qemu-ga does (guest-sync-delimited with the 0xFF sentinel, ping, fsfreeze freeze/thaw/status)
- * and records the commands it got. The real qemu-ga is tested in the qmp module's QgaIT.
+ * qemu-ga does (guest-sync-delimited with the 0xFF sentinel, ping, fsfreeze freeze/thaw/status,
+ * and guest-get-fsinfo once told what to answer) and records the commands it got. The real qemu-ga
+ * is tested in the qmp module's QgaIT and the engine's LiveMountsIT.
  */
 public final class FakeGuestAgent implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -32,6 +33,7 @@ public final class FakeGuestAgent implements AutoCloseable {
   private final boolean refuseFreeze;
   private final boolean hangFirstThaw;
   private volatile boolean frozen;
+  private volatile String fsinfo;
   private volatile boolean thawHung;
 
   /** An agent that freezes when asked, or refuses to ({@code refuseFreeze}). */
@@ -58,6 +60,11 @@ public final class FakeGuestAgent implements AutoCloseable {
   /** The agent's unix socket. */
   public Path socket() {
     return socket;
+  }
+
+  /** Answers guest-get-fsinfo with {@code json} (a JSON array as qemu-ga's); unanswered (CommandNotFound) until set. */
+  public void answerFsinfo(String json) {
+    this.fsinfo = json;
   }
 
   /** Whether the fake guest's filesystems are frozen now. */
@@ -98,6 +105,8 @@ public final class FakeGuestAgent implements AutoCloseable {
               yield "{\"return\": 2}";
             }
             case "guest-fsfreeze-status" -> "{\"return\": \"" + (frozen ? "frozen" : "thawed") + "\"}";
+            case "guest-get-fsinfo" -> fsinfo == null ? "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"fake agent has no "
+                + cmd + "\"}}" : "{\"return\": " + fsinfo + "}";
             default -> "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"fake agent has no " + cmd + "\"}}";
           };
           if (reply != null) {
