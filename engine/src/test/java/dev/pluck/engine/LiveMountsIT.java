@@ -60,7 +60,8 @@ class LiveMountsIT {
         }
       }
       // The "guest's" mounts: data as the fstab says; at other an XFS; two the fstab does not place on this disk.
-      mount(attach(image, (1L << 20) + PART, undo), m.resolve("data"), undo);
+      // read-only: the image is backed up while mounted, and must not change under the backup
+      mount(attach(image, (1L << 20) + PART, undo), m.resolve("data"), undo, "ro,noload");
       mount(newFs(dir, "other", "mkfs.xfs", undo), m.resolve("other"), undo);
       mount(newFs(dir, "extra", "mkfs.ext4", undo), m.resolve("extra"), undo);
       mount(newFs(dir, "elsewhere", "mkfs.ext4", undo), m.resolve("elsewhere"), undo);
@@ -122,8 +123,12 @@ class LiveMountsIT {
   }
 
   private static void mount(String device, Path at, Deque<String[]> undo) throws Exception {
+    mount(device, at, undo, "rw");
+  }
+
+  private static void mount(String device, Path at, Deque<String[]> undo, String options) throws Exception {
     Files.createDirectories(at);
-    Tools.runOk("mount", device, at.toString());
+    Tools.runOk("mount", "-o", options, device, at.toString());
     undo.push(new String[] {"umount", at.toString()});
   }
 
