@@ -37,11 +37,11 @@ final class NbdCommand implements Runnable {
 
   /** Options every nbd subcommand shares. */
   static final class Connection {
-    @Option(names = "--connections", description = "Connections when the server allows several (default ${DEFAULT-VALUE}).",
+    @Option(names = "--connections", paramLabel = "N", description = "Connections when the server allows several (default ${DEFAULT-VALUE}).",
         defaultValue = "4")
     int connections;
 
-    @Option(names = "--timeout", description = "Seconds to wait for each request (default ${DEFAULT-VALUE}).", defaultValue = "60")
+    @Option(names = "--timeout", paramLabel = "SECONDS", description = "Seconds to wait for each request (default ${DEFAULT-VALUE}).", defaultValue = "60")
     int timeoutSeconds;
 
     NbdOptions options(List<String> contexts) {
@@ -130,7 +130,7 @@ final class NbdCommand implements Runnable {
     @Parameters(paramLabel = "URI", description = "nbd://, nbds://, nbd+unix:///EXPORT?socket=PATH, ...")
     String uri;
 
-    @Option(names = "--context", description = "Metadata context (default ${DEFAULT-VALUE}).", defaultValue = BlockDevice.BASE_ALLOCATION)
+    @Option(names = "--context", paramLabel = "NAME", description = "Metadata context (default ${DEFAULT-VALUE}).", defaultValue = BlockDevice.BASE_ALLOCATION)
     String context;
 
     @Option(names = "--json", description = "JSON lines: {offset, length, flags, description}.")

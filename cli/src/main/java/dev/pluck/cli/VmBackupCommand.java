@@ -70,7 +70,7 @@ final class VmBackupCommand implements Callable<Integer> {
       description = "auto, backup-sync-none or copy-before-write (default ${DEFAULT-VALUE}).")
   String fleecing;
 
-  @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket (default ${DEFAULT-VALUE}).")
+  @Option(names = "--scratch", paramLabel = "DIR", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket (default ${DEFAULT-VALUE}).")
   Path scratch;
 
   @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket: freeze the guest's filesystems across the switch; a backup by guest paths also checks the fstab against what the guest has mounted (warnings).")

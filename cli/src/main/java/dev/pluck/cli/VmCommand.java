@@ -108,8 +108,8 @@ final class VmCommand implements Runnable {
   }
 
   @Command(name = "cleanup", mixinStandardHelpOptions = true,
-      description = {"Repair what an interrupted pluck left: thaw or resume the guest, remove pluck's exports, jobs,",
-          "nodes and files, and end its views as failed so the next backup still sees every change.", "",
+      description = {"Repair what an interrupted pluck left: thaw or resume the guest, remove pluck's exports, jobs, "
+          + "nodes and files, and end its views as failed so the next backup still sees every change.", "",
           "Example: pluck vm cleanup --qmp /run/qemu/web1.qmp --qga /run/qemu/web1.qga",
           "Example: pluck vm cleanup --libvirt web1"})
   static final class Cleanup implements Callable<Integer> {
@@ -121,7 +121,7 @@ final class VmCommand implements Runnable {
     @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket, to thaw a guest left frozen.")
     String qga;
 
-    @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory of pluck's view state (default ${DEFAULT-VALUE}).")
+    @Option(names = "--scratch", paramLabel = "DIR", defaultValue = "/var/tmp/pluck", description = "Directory of pluck's view state (default ${DEFAULT-VALUE}).")
     Path scratch;
 
     @Option(names = "--json", description = "One JSON object: {actions: [...]}.")
@@ -146,8 +146,8 @@ final class VmCommand implements Runnable {
   }
 
   @Command(name = "export", mixinStandardHelpOptions = true,
-      description = {"Begin a point-in-time view of drives, export it over NBD with the chain's dirty bitmap,",
-          "serve until interrupted (or stdin closes), then end it.", "",
+      description = {"Begin a point-in-time view of drives, export it over NBD with the chain's dirty bitmap, "
+          + "serve until interrupted (or stdin closes), then end it.", "",
           "Example: pluck vm export --qmp /run/qemu/web1.qmp --drive vda --chain replication --json",
           "Example: pluck vm export --libvirt web1 --drive vda --until-stdin-closes"})
   static final class Export implements Callable<Integer> {
@@ -160,13 +160,13 @@ final class VmCommand implements Runnable {
         + "default there: every disk).")
     List<String> drives = new ArrayList<>();
 
-    @Option(names = "--chain", defaultValue = "backup", description = "Checkpoint chain (default ${DEFAULT-VALUE}).")
+    @Option(names = "--chain", paramLabel = "NAME", defaultValue = "backup", description = "Checkpoint chain (default ${DEFAULT-VALUE}).")
     String chain;
 
-    @Option(names = "--mode", defaultValue = "auto", description = "auto, backup-sync-none or copy-before-write (default ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", paramLabel = "MODE", defaultValue = "auto", description = "auto, backup-sync-none or copy-before-write (default ${DEFAULT-VALUE}).")
     String mode;
 
-    @Option(names = "--scratch", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket.")
+    @Option(names = "--scratch", paramLabel = "DIR", defaultValue = "/var/tmp/pluck", description = "Directory for fleecing files and pluck's NBD socket.")
     Path scratch;
 
     @Option(names = "--qga", paramLabel = "SOCKET", description = "Guest agent socket: freeze the guest's filesystems across the switch.")

@@ -54,7 +54,7 @@ class HelpTest {
       String[] description = spec.usageMessage().description();
       soft.assertThat(description).as("%s: a summary", name).isNotEmpty();
       if (description.length > 0) {
-        soft.assertThat(description[0]).as("%s: the summary is a sentence", name).matches("[A-Z].*\\S.*");
+        soft.assertThat(description[0]).as("%s: the summary is a whole sentence", name).matches("[A-Z].*[.:)]");
       }
       String help = e.getValue().getUsageMessage(CommandLine.Help.Ansi.OFF);
       boolean hasSubcommands = !e.getValue().getSubcommands().isEmpty();
@@ -64,6 +64,10 @@ class HelpTest {
       }
       for (OptionSpec o : spec.options()) {
         soft.assertThat(String.join(" ", o.description())).as("%s %s: explained", name, o.longestName()).isNotBlank();
+        if (o.arity().max() > 0) {
+          soft.assertThat(o.paramLabel()).as("%s %s: its value named (not picocli's <field>)", name, o.longestName())
+              .doesNotStartWith("<");
+        }
       }
       for (PositionalParamSpec p : spec.positionalParameters()) {
         soft.assertThat(String.join(" ", p.description())).as("%s %s: explained", name, p.paramLabel()).isNotBlank();
