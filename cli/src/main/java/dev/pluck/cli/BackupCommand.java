@@ -36,7 +36,7 @@ import picocli.CommandLine.Spec;
 final class BackupCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
   @Mixin RepoCommands.RepoOption repo = new RepoCommands.RepoOption();
-  @Mixin TraceOptions trace = new TraceOptions();
+  @Mixin TraceOptions.Nbd trace = new TraceOptions.Nbd();
 
   @Parameters(paramLabel = "SOURCE", arity = "1..*", description = "The machine's disks: NBD URIs or image paths (NAME=SOURCE names a disk).")
   List<String> sources;

@@ -67,7 +67,7 @@ final class NbdCommand implements Runnable {
     boolean json;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
-    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
+    @picocli.CommandLine.Mixin TraceOptions.Nbd trace = new TraceOptions.Nbd();
 
     @Override
     public Integer call() throws IOException {
@@ -137,7 +137,7 @@ final class NbdCommand implements Runnable {
     boolean json;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
-    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
+    @picocli.CommandLine.Mixin TraceOptions.Nbd trace = new TraceOptions.Nbd();
 
     @Override
     public Integer call() throws IOException {
@@ -198,7 +198,7 @@ final class NbdCommand implements Runnable {
     String target;
 
     @picocli.CommandLine.Mixin Connection connection = new Connection();
-    @picocli.CommandLine.Mixin TraceOptions trace = new TraceOptions();
+    @picocli.CommandLine.Mixin TraceOptions.Nbd trace = new TraceOptions.Nbd();
 
     @Override
     public Integer call() throws IOException {

@@ -12,10 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --trace-qmp FILE} and {@code --trace-nbd FILE}. {@code --trace-qmp} on every vm command: every QMP command pluck sends, every reply and
+ * {@code --trace-qmp FILE} and {@code --trace-nbd FILE} of the vm commands ({@link Nbd}: {@code --trace-nbd}
+ * alone, for the others that speak NBD). {@code --trace-qmp}: every QMP command pluck sends, every reply and
  * every event QEMU sends, and the guest agent's commands and replies, as JSON lines {"seq", "time",
  * "monitor", "protocol": "qmp" | "qga", "direction": "send" | "receive", "message"} in the order they passed, so a pull backup can be read (and documented)
  * as QEMU saw it.
@@ -80,30 +82,36 @@ final class TraceOptions {
     });
   }
 
-  /**
-   * NBD's handshake (every option sent and reply received) and, per connection when it closes,
-   * its requests: counts and bytes per command, the largest request, the most in flight at once.
-   */
-  @Option(names = "--trace-nbd", paramLabel = "FILE", description = "Write the NBD handshake and a summary of each connection's "
-      + "requests as JSON lines to FILE.")
-  void traceNbd(Path file) {
-    OutputStream out;
-    try {
-      out = Files.newOutputStream(file);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the NBD trace to " + file + ": " + e.getMessage(), e);
-    }
-    installed = true;
-    dev.pluck.nbd.protocol.NbdTrace.to(event -> {
-      synchronized (out) {
-        try {
-          out.write(Json.MAPPER.writeValueAsBytes(event));
-          out.write('\n');
-          out.flush();
-        } catch (IOException e) {
-          System.err.println("pluck: the NBD trace stopped: " + e.getMessage());
-        }
+  /** The vm commands speak NBD too. */
+  @Mixin Nbd nbd = new Nbd();
+
+  /** {@code --trace-nbd FILE} alone, for the commands that speak NBD and no QMP. */
+  static final class Nbd {
+    /**
+     * NBD's handshake (every option sent and reply received) and, per connection when it closes,
+     * its requests: counts and bytes per command, the largest request, the most in flight at once.
+     */
+    @Option(names = "--trace-nbd", paramLabel = "FILE", description = "Write the NBD handshake and a summary of each connection's "
+        + "requests as JSON lines to FILE.")
+    void traceNbd(Path file) {
+      OutputStream out;
+      try {
+        out = Files.newOutputStream(file);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot write the NBD trace to " + file + ": " + e.getMessage(), e);
       }
-    });
+      installed = true;
+      dev.pluck.nbd.protocol.NbdTrace.to(event -> {
+        synchronized (out) {
+          try {
+            out.write(Json.MAPPER.writeValueAsBytes(event));
+            out.write('\n');
+            out.flush();
+          } catch (IOException e) {
+            System.err.println("pluck: the NBD trace stopped: " + e.getMessage());
+          }
+        }
+      });
+    }
   }
 }

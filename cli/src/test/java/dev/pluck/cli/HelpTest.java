@@ -72,6 +72,11 @@ class HelpTest {
       for (PositionalParamSpec p : spec.positionalParameters()) {
         soft.assertThat(String.join(" ", p.description())).as("%s %s: explained", name, p.paramLabel()).isNotBlank();
       }
+      if (!hasSubcommands) {
+        boolean speaksQmp = e.getKey().startsWith("vm ");
+        soft.assertThat(spec.findOption("--trace-qmp") != null).as("%s: --trace-qmp exactly on the vm commands", name)
+            .isEqualTo(speaksQmp);
+      }
     }
     soft.assertAll();
   }
