@@ -19,6 +19,16 @@ final class Output {
     }
   }
 
+  /** "1 file", "2 files". */
+  static String count(long n, String one) {
+    return count(n, one, one + "s");
+  }
+
+  /** "1 directory", "2 directories". */
+  static String count(long n, String one, String many) {
+    return n + " " + (n == 1 ? one : many);
+  }
+
   /** A size for people, in powers of 1024: "1.5 GiB", or with {@code compact} as lsblk prints it, "1.5G". */
   static String bytes(long bytes, boolean compact) {
     String[] units = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

@@ -174,9 +174,11 @@ final class RestoreCommand implements Callable<Integer> {
       m.put("notes", notes);
       Output.json(out, m);
     } else {
-      out.printf("restored %d files (%s), %d directories, %d symlinks, %d hard links, %d special files%s into %s%s%n", files,
-          RepoCommands.human(bytes), dirs, links, hard, special, streamsRestored > 0 ? ", " + streamsRestored + " NTFS streams" : "",
-          target, kept > 0 ? "; " + kept + " existing paths kept" : "");
+      out.printf("restored %s (%s), %s, %s, %s, %s%s into %s%s%n", Output.count(files, "file"),
+          RepoCommands.human(bytes), Output.count(dirs, "directory", "directories"), Output.count(links, "symlink"),
+          Output.count(hard, "hard link"), Output.count(special, "special file"),
+          streamsRestored > 0 ? ", " + Output.count(streamsRestored, "NTFS stream") : "",
+          target, kept > 0 ? "; " + Output.count(kept, "existing path") + " kept" : "");
       notes.forEach(n -> out.println("note: " + n));
       failed.forEach(f -> out.println("could not restore " + f.path() + ": " + f.reason()));
     }
@@ -262,7 +264,7 @@ final class RestoreCommand implements Callable<Integer> {
       }
       int count = images.isEmpty() ? nbds.size() : images.size();
       if (count != wanted.size()) {
-        throw new ParameterException(spec.commandLine(), "the snapshot holds " + wanted.size() + " disk(s) (" + ids(wanted)
+        throw new ParameterException(spec.commandLine(), "the snapshot holds " + Output.count(wanted.size(), "disk") + " (" + ids(wanted)
             + "): give one target for each");
       }
       boolean fresh = true;
@@ -321,7 +323,7 @@ final class RestoreCommand implements Callable<Integer> {
       Output.json(out, m);
     } else {
       out.printf("restored %s to %s: %s of data written, %s made zero, the rest left as holes%n",
-          wholeDisk ? where.size() + " disk(s)" : "volume " + volume, String.join(", ", where), RepoCommands.human(result.data()),
+          wholeDisk ? Output.count(where.size(), "disk") : "volume " + volume, String.join(", ", where), RepoCommands.human(result.data()),
           RepoCommands.human(result.zeroed()));
     }
     out.flush();

@@ -54,7 +54,7 @@ class RestoreCommandIT {
     Path t2 = dir.resolve("t2");
     CliRun v = CliRun.of("restore", "--repo", repo, "latest", "--volume", "vg0/home", one.path(), "--target", t2.toString());
     assertThat(v.exit()).as(v.err()).isZero();
-    assertThat(v.out()).contains("restored 1 files");
+    assertThat(v.out()).contains("restored 1 file (");
     assertThat(Tools.runOk("sha256sum", t2.resolve(one.path().substring(1)).toString()).stdout()).contains(one.sha256());
 
     // find: every version of a path, by guest path, in each snapshot holding it.
@@ -117,7 +117,7 @@ class RestoreCommandIT {
     try (dev.pluck.testdata.QemuNbd nbd = dev.pluck.testdata.QemuNbd.serve(raw, "raw", false, "", List.of())) {
       CliRun w = CliRun.of("restore", "--repo", repo, "latest", "--whole-disk", "--nbd", nbd.uri());
       assertThat(w.exit()).as(w.err()).isZero();
-      assertThat(w.out()).contains("restored 1 disk(s)");
+      assertThat(w.out()).contains("restored 1 disk to ");
     }
     assertThat(Tools.runOk("sfdisk", "--dump", raw.toString()).stdout().replace(raw.toString(), "X"))
         .isEqualTo(Tools.runOk("sfdisk", "--dump", disk.image().toString()).stdout().replace(disk.image().toString(), "X"));
