@@ -9,6 +9,8 @@
 #              symlink), walked by the kernel without the key
 #   casefold   a casefolded directory; this kernel cannot mount casefold,
 #              so the oracle is debugfs (debugfs-disk.jsonl)
+#   ea_inode   xattr values too large for an inode or a block, each in an
+#              inode of its own (one shared by two files), set by the kernel
 #   journal    a crash copy: changes committed to the journal but not yet
 #              written in place (needs_recovery); the oracle is the copy
 #              after e2fsck's journal replay (replayed.img), the listing
@@ -157,6 +159,36 @@ for e in sorted(out, key=lambda e: e["path"].encode()):
     print(json.dumps(e, ensure_ascii=False, sort_keys=True))
 PY
   facts_put "$OUT" casefoldDirs '["/folded", "/folded/Sub"]'
+  ;;
+ea_inode)
+  truncate -s 128M "$IMG"
+  mkfs.ext4 -q -F -b 4096 -O ea_inode -L eainode "$IMG"
+  grep -q 'features:.*ea_inode' <(dumpe2fs -h "$IMG" 2>/dev/null) || die "mkfs did not set ea_inode"
+  kernel_fill "$IMG" 49 200
+  loop_attach DEV "$IMG"
+  mount_ext "$DEV" "$M" rw
+  python3 - "$M" <<'PY'
+# Values past what fits in the inode or one 4 KiB block go to inodes of their
+# own; the kernel shares one value inode between equal values (refcounted).
+import os, random, sys
+m = sys.argv[1]
+rng = random.Random(50)
+os.mkdir(f"{m}/xattrs")
+shared = rng.randbytes(30000)
+for i, sizes in enumerate(((5000,), (20000, 12, 4097), (65536,), ())):
+    p = f"{m}/xattrs/file-{i}"
+    with open(p, "wb") as f:
+        f.write(rng.randbytes(rng.randrange(0, 50000)))
+    for j, size in enumerate(sizes):
+        os.setxattr(p, f"user.v{j}", rng.randbytes(size))
+    os.setxattr(p, "user.shared", shared)
+os.setxattr(f"{m}/xattrs", "user.dir", rng.randbytes(9000))
+os.setxattr(f"{m}/xattrs", "trusted.small", b"fits in the inode")
+PY
+  unmount "$M"
+  loop_detach "$DEV"
+  [ -n "$(debugfs -R 'stat /xattrs/file-2' "$IMG" 2>/dev/null | grep -i 'user.v0 (65536)')" ] || die "no 64 KiB xattr on file-2"
+  oracle_of "$IMG"
   ;;
 journal)
   truncate -s 128M "$IMG"

@@ -439,7 +439,7 @@ public final class Backup {
     Volume through = metadataImage == null ? v : new Volume(v.id(), v.parent(), v.kind(), v.type(), v.signature(), v.disk(),
         v.offset(), v.size(), v.segments(), v.note(), metadataImage, v.partition());
     Snapshot.Metadata metadata = null;
-    try (FileSystem fs = FileSystems.open(through, new OpenOptions(false, w -> warnings.add("volume " + v.id() + ": " + w)))) {
+    try (FileSystem fs = openNamed(through, new OpenOptions(false, w -> warnings.add("volume " + v.id() + ": " + w)))) {
       List<VolumeRange> dirty = withReplayed(bitmap, fs.replayedRanges());
       foresee(filesEstimate(fs, dirty, parentVolume != null, include.isEmpty() && exclude.isEmpty()));
       FileBatch batch = new FileBatch(repo, v.device(), c -> {
@@ -870,12 +870,21 @@ public final class Backup {
       ranges = List.of(new VolumeRange(0, Math.min(PAGE, v.size())));
       skip("swap", v.size() - ranges.get(0).length());
     } else if (readable(v.fs())) {
+      List<VolumeRange> swapFiles = List.of();
       try (FileSystem fs = FileSystems.open(v, OpenOptions.DEFAULT)) {
         ranges = fs.allocatedRanges();
         if (!options.includeSwap()) {
-          ranges = minus(ranges, swapFileExtents(fs));
+          swapFiles = swapFileExtents(fs);
+          ranges = minus(ranges, swapFiles);
         }
+      } catch (dev.pluck.fs.FileSystemException unreadable) {
+        // An image needs no files: a filesystem the reader refuses (a feature it lacks, damage) is imaged whole.
+        warnings.add("volume " + v.id() + ": its " + v.fs() + " cannot be read (" + unreadable.getMessage()
+            + "), so the whole volume is imaged, blocks of zeros left out");
+        ranges = List.of(new VolumeRange(0, v.size()));
+        swapFiles = List.of();
       }
+      skip("swap", total(swapFiles));
     } else {
       ranges = List.of(new VolumeRange(0, v.size()));  // unknown: everything, zeros found as it is read
     }
@@ -895,6 +904,15 @@ public final class Backup {
     return out.volume();
   }
 
+  /** {@code v}'s filesystem; a reader's refusal says which volume it is about. */
+  private static FileSystem openNamed(Volume v, OpenOptions o) throws IOException {
+    try {
+      return FileSystems.open(v, o);
+    } catch (dev.pluck.fs.FileSystemException e) {
+      throw new dev.pluck.fs.FileSystemException("volume " + v.id() + ": " + e.getMessage());
+    }
+  }
+
   /** The extents of swap files (NTFS's page file, a Linux swap file) in volume bytes. */
   private List<VolumeRange> swapFileExtents(FileSystem fs) throws IOException {
     List<VolumeRange> out = new ArrayList<>();
@@ -903,7 +921,6 @@ public final class Backup {
         for (FileExtent x : fs.extents(e)) {
           if (x.volumeOffset() >= 0) {
             out.add(new VolumeRange(x.volumeOffset(), x.length()));
-            skip("swap", x.length());
           }
         }
       }

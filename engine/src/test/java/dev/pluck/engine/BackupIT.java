@@ -398,4 +398,47 @@ class BackupIT {
       assertThat(expected[0]).as("what the whole volume's used bytes foretold (read %d)", read).isBetween(read * 8 / 10, read * 13 / 10);
     }
   }
+
+  /**
+   * An ext4 with an incompatible feature the reader lacks (dirdata, set by debugfs on a mkfs.ext4
+   * made here): files mode refuses the volume by name; volumes mode images it whole, blocks of zeros
+   * left out, equal to the source byte for byte, and says why in a warning.
+   */
+  @Test
+  void anExt4TheReaderRefusesIsImagedWholeAndRefusedByNameInFilesMode(@TempDir Path dir) throws Exception {
+    Path tree = dir.resolve("tree");
+    java.nio.file.Files.createDirectories(tree.resolve("sub"));
+    java.util.Random random = new java.util.Random(61);
+    for (int i = 0; i < 20; i++) {
+      byte[] b = new byte[random.nextInt(300_000)];
+      random.nextBytes(b);
+      java.nio.file.Files.write(tree.resolve(i % 2 == 0 ? "f" + i : "sub/f" + i), b);
+    }
+    Path image = dir.resolve("dirdata.img");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+      f.setLength(48L << 20);
+    }
+    dev.pluck.testdata.Tools.runOk("mkfs.ext4", "-q", "-F", "-d", tree.toString(), image.toString());
+    dev.pluck.testdata.Tools.runOk("debugfs", "-w", "-R", "feature dirdata", image.toString());
+    try (Repository repo = repo(dir.resolve("repo")); BlockDevice img = FileBlockDevice.open(image)) {
+      List<VolumeTree.Disk> disks = List.of(new VolumeTree.Disk("0", img));
+      IOException refused = org.assertj.core.api.Assertions.catchThrowableOfType(
+          () -> Backup.run(repo, disks, options(Backup.Mode.FILES, List.of("disk"), List.of())), IOException.class);
+      assertThat(refused).as("files mode").isNotNull();
+      assertThat(refused.getMessage()).startsWith("volume disk: ").contains("unsupported incompatible features 0x1000 (dirdata)");
+
+      Backup.Result r = Backup.run(repo, disks, options(Backup.Mode.VOLUMES, List.of("disk"), List.of()));
+      assertThat(r.complete()).isTrue();
+      assertThat(r.warnings()).anyMatch(w -> w.startsWith("volume disk: its ext4 cannot be read (") && w.contains("dirdata"));
+      assertThat(r.bytesSkipped().get("free")).as("nothing known to be free").isZero();
+      assertThat(r.bytesSkipped().get("zero")).as("blocks of zeros left out").isPositive();
+      Snapshot.Volume v = repo.snapshot(r.snapshot()).volumes().get(0);
+      BlockDevice stored = BlockMap.open(repo, v);
+      assertThat(stored.size()).isEqualTo(img.size());
+      for (long at = 0; at < img.size(); at += 1 << 20) {
+        int n = (int) Math.min(1 << 20, img.size() - at);
+        assertThat(stored.read(at, n)).as("stored bytes at %d", at).isEqualTo(img.read(at, n));
+      }
+    }
+  }
 }

@@ -59,7 +59,7 @@ public final class TestDisks {
           "build-ntfs-mft.sh");
 
   /** The variants of {@code build-ext4-variants.sh}, each an image named "ext4-VARIANT". */
-  public static final List<String> EXT4_VARIANTS = List.of("meta_bg", "bigalloc", "encrypt", "casefold", "journal");
+  public static final List<String> EXT4_VARIANTS = List.of("meta_bg", "bigalloc", "encrypt", "casefold", "ea_inode", "journal");
 
   /** The Windows-formatted NTFS disks of {@code shared/testdata/ntfs-windows}. */
   public static final List<String> WINDOWS_NTFS = List.of("ptrn", "ramslack", "lastaccess", "si-vs-fn");

@@ -104,7 +104,8 @@ public final class Ext4FileSystem implements FileSystem {
       }
       problem = "checksum mismatch";
     } catch (Ext4CorruptException e) {
-      problem = e.getMessage();
+      // (Ext4UnsupportedException passes: a backup superblock has the same features.)
+      problem = e.getMessage().replaceFirst("^ext4 superblock at byte 1024: ", "");
     }
     // The first backup is at the start of group 1; its place depends on the unknown block size.
     for (int size = 1024; size <= 65536; size <<= 1) {
@@ -119,7 +120,7 @@ public final class Ext4FileSystem implements FileSystem {
           options.warnings().accept("ext4 superblock at byte 1024: " + problem + "; using the backup at byte " + at);
           return backup;
         }
-      } catch (Ext4CorruptException e) {
+      } catch (Ext4CorruptException | Ext4UnsupportedException e) {
         // not a backup here: try the next block size
       }
     }
@@ -313,7 +314,36 @@ public final class Ext4FileSystem implements FileSystem {
         }
       }
     }
-    return Xattrs.of(inode, external);
+    return Xattrs.of(inode, external, this::xattrValueInode);
+  }
+
+  /**
+   * An xattr value kept in an inode of its own (ea_inode): the inode must say so (EXT4_EA_INODE_FL),
+   * be a regular file of exactly the value's size and keep it in blocks, not inline (so reading it
+   * can never lead back to an xattr).
+   */
+  private byte[] xattrValueInode(long inum, int size, String where) throws IOException {
+    if (!sb.has(Superblock.INCOMPAT_EA_INODE)) {
+      throw new Ext4CorruptException("xattr entry", where, "value in inode " + inum + ", but the filesystem has no ea_inode feature");
+    }
+    Inode value = inode(inum);
+    if (!value.has(Inode.EXT4_EA_INODE_FL) || value.fileType() != Inode.S_IFREG || value.has(Inode.EXT4_INLINE_DATA_FL)) {
+      throw new Ext4CorruptException("xattr entry", where, "value in inode " + inum + ", which is no xattr value inode (flags 0x"
+          + Long.toHexString(value.flags()) + ")");
+    }
+    if (value.size() != size) {
+      throw new Ext4CorruptException("xattr entry", where, "value of " + size + " bytes in inode " + inum + " of " + value.size() + " bytes");
+    }
+    ByteBuffer buf = ByteBuffer.allocate(size);
+    try (SeekableByteChannel ch = new FileChannel(value.size(), runs(value), null)) {
+      while (buf.hasRemaining() && ch.read(buf) >= 0) {
+        // FileChannel reads whole runs and zeros for holes: it ends, at the latest, at the inode's size
+      }
+    }
+    if (buf.hasRemaining()) {
+      throw new Ext4CorruptException("xattr value inode", Long.toString(inum), "ended after " + buf.position() + " of " + size + " bytes");
+    }
+    return buf.array();
   }
 
   /** Inline data: the 60 bytes of i_block, then the system.data xattr; i_size long. */

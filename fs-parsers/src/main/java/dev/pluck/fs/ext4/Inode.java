@@ -38,6 +38,7 @@ record Inode(long number, int mode, long uid, long gid, long size, long linksCou
   static final long EXT4_INDEX_FL = 0x1000;
   static final long EXT4_ENCRYPT_FL = 0x800;
   static final long EXT4_CASEFOLD_FL = 0x40000000;
+  static final long EXT4_EA_INODE_FL = 0x200000;  // the inode holds one xattr's value (ea_inode)
 
   static final int S_IFMT = 0xF000;
   static final int S_IFSOCK = 0xC000;

@@ -65,18 +65,18 @@ record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firs
   /** What this reader understands; anything else is refused by name. */
   static final long INCOMPAT_SUPPORTED = INCOMPAT_FILETYPE | INCOMPAT_RECOVER | INCOMPAT_EXTENTS | INCOMPAT_64BIT
       | INCOMPAT_MMP | INCOMPAT_FLEX_BG | INCOMPAT_CSUM_SEED | INCOMPAT_LARGEDIR | INCOMPAT_INLINE_DATA | INCOMPAT_ENCRYPT
-      | INCOMPAT_CASEFOLD | INCOMPAT_META_BG;
+      | INCOMPAT_CASEFOLD | INCOMPAT_META_BG | INCOMPAT_EA_INODE;
   static final long RO_COMPAT_SPARSE_SUPER = 0x1;
   static final long RO_COMPAT_HUGE_FILE = 0x8;
   static final long RO_COMPAT_BIGALLOC = 0x200;
   static final long RO_COMPAT_METADATA_CSUM = 0x400;
 
-  static Superblock parse(byte[] b) throws Ext4CorruptException {
+  static Superblock parse(byte[] b) throws Ext4CorruptException, Ext4UnsupportedException {
     return parse(b, OFFSET);
   }
 
   /** Parses the copy found at byte {@code at} of the volume (the primary, or a group's backup). */
-  static Superblock parse(byte[] b, long at) throws Ext4CorruptException {
+  static Superblock parse(byte[] b, long at) throws Ext4CorruptException, Ext4UnsupportedException {
     String where = "at byte " + at;
     if (b.length < 1024 || LittleEndian.u16(b, S_MAGIC) != 0xEF53) {
       throw new Ext4CorruptException("superblock", where, "no ext2/3/4 magic 0xEF53");
@@ -91,13 +91,10 @@ record Superblock(long inodesCount, long blocksCount, long freeBlocks, long firs
       if ((unknown & INCOMPAT_JOURNAL_DEV) != 0) {
         names.add("journal_dev (an external journal device, not a filesystem)");
       }
-      if ((unknown & INCOMPAT_EA_INODE) != 0) {
-        names.add("ea_inode");
-      }
       if ((unknown & INCOMPAT_DIRDATA) != 0) {
         names.add("dirdata");
       }
-      throw new Ext4CorruptException("superblock", where, "unsupported incompatible features 0x"
+      throw new Ext4UnsupportedException("superblock", where, "unsupported incompatible features 0x"
           + Long.toHexString(unknown) + (names.isEmpty() ? "" : " (" + String.join(", ", names) + ")"));
     }
     long log = LittleEndian.u32(b, S_LOG_BLOCK_SIZE);

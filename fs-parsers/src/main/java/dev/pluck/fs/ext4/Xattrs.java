@@ -10,8 +10,9 @@ import java.util.Map;
 
 /**
  * Extended attributes: in the inode after its extra fields, and in an external block (header
- * magic 0xEA020000). Names are rebuilt from their index prefix; POSIX ACLs are given in the form
- * getxattr(2) returns, not ext4's compact one. {@code system.data} (inline data) is kept apart.
+ * magic 0xEA020000); with ea_inode, a value may live in an inode of its own (e_value_inum).
+ * Names are rebuilt from their index prefix; POSIX ACLs are given in the form getxattr(2) returns,
+ * not ext4's compact one. {@code system.data} (inline data) is kept apart.
  */
 final class Xattrs {
   static final long MAGIC = 0xEA020000L;
@@ -19,7 +20,16 @@ final class Xattrs {
   static final int H_CHECKSUM = 0x10;  // crc32c(seed, block number, block) with metadata_csum
   static final String INLINE_DATA = "system.data";
 
+  static final int E_VALUE_INUM = 0x4;  // ext4_xattr_entry.e_value_inum: the inode holding the value, or 0
+  /** The largest value getxattr(2) returns (XATTR_SIZE_MAX). */
+  static final int MAX_VALUE = 65536;
+
   private Xattrs() {}
+
+  /** Reads a value kept in an inode of its own (ea_inode): {@code size} bytes of inode {@code inum}. */
+  interface ValueInodes {
+    byte[] read(long inum, int size, String where) throws java.io.IOException;
+  }
 
   static String prefix(int index) {
     return switch (index) {
@@ -35,8 +45,8 @@ final class Xattrs {
   }
 
   /** Entries from {@code entriesAt}; values at {@code valueBase} + e_value_offs. */
-  static void parse(byte[] b, int entriesAt, int valueBase, int end, Map<String, byte[]> out, String where)
-      throws Ext4CorruptException {
+  static void parse(byte[] b, int entriesAt, int valueBase, int end, Map<String, byte[]> out, String where,
+      ValueInodes valueInodes) throws java.io.IOException {
     int e = entriesAt;
     for (int guard = 0; guard < 4096; guard++) {
       if (e + 4 > end || LittleEndian.u32(b, e) == 0) {
@@ -48,21 +58,27 @@ final class Xattrs {
       int nameLen = LittleEndian.u8(b, e);
       int index = LittleEndian.u8(b, e + 1);
       int valueOffs = LittleEndian.u16(b, e + 2);
-      long valueInum = LittleEndian.u32(b, e + 4);
+      long valueInum = LittleEndian.u32(b, e + E_VALUE_INUM);
       long valueSize = LittleEndian.u32(b, e + 8);
       if (e + 16 + nameLen > end) {
         throw new Ext4CorruptException("xattr entry", where, "name runs past its area");
       }
       String suffix = new String(b, e + 16, nameLen, StandardCharsets.UTF_8);
       String prefix = prefix(index);
+      byte[] value;
       if (valueInum != 0) {
-        throw new Ext4CorruptException("xattr entry", where, "value in inode " + valueInum + " (ea_inode) is not supported");
+        if (valueSize > MAX_VALUE) {
+          throw new Ext4CorruptException("xattr value", where, "of " + valueSize + " bytes in inode " + valueInum
+              + ", more than " + MAX_VALUE);
+        }
+        value = valueInodes.read(valueInum, (int) valueSize, where);
+      } else {
+        long vs = valueBase + valueOffs;
+        if (vs + valueSize > end || valueSize > MAX_VALUE) {
+          throw new Ext4CorruptException("xattr value", where, "of " + valueSize + " bytes at " + vs + " runs past its area");
+        }
+        value = java.util.Arrays.copyOfRange(b, (int) vs, (int) (vs + valueSize));
       }
-      long vs = valueBase + valueOffs;
-      if (vs + valueSize > end || valueSize > 65536) {
-        throw new Ext4CorruptException("xattr value", where, "of " + valueSize + " bytes at " + vs + " runs past its area");
-      }
-      byte[] value = java.util.Arrays.copyOfRange(b, (int) vs, (int) (vs + valueSize));
       if (prefix != null) {
         String name = prefix + (index == 2 || index == 3 || index == 8 ? "" : suffix);
         out.put(name, index == 2 || index == 3 ? aclToXattr(value, where) : value);
@@ -98,7 +114,7 @@ final class Xattrs {
   }
 
   /** All of an inode's xattrs (in the inode, then its block); the inline-data one included. */
-  static Map<String, byte[]> of(Inode inode, byte[] externalBlock) throws Ext4CorruptException {
+  static Map<String, byte[]> of(Inode inode, byte[] externalBlock, ValueInodes valueInodes) throws java.io.IOException {
     byte[] raw = inode.raw();
     int start = 128 + inode.extraIsize();
     boolean inInode = inode.extraIsize() > 0 && start + 4 <= raw.length && LittleEndian.u32(raw, start) == MAGIC;
@@ -107,13 +123,13 @@ final class Xattrs {
     }
     Map<String, byte[]> out = new LinkedHashMap<>();
     if (inInode) {
-      parse(raw, start + 4, start + 4, raw.length, out, "in inode " + inode.number());
+      parse(raw, start + 4, start + 4, raw.length, out, "in inode " + inode.number(), valueInodes);
     }
     if (externalBlock != null) {
       if (LittleEndian.u32(externalBlock, 0) != MAGIC) {
         throw new Ext4CorruptException("xattr block", "of inode " + inode.number(), "bad magic");
       }
-      parse(externalBlock, BLOCK_HEADER, 0, externalBlock.length, out, "xattr block of inode " + inode.number());
+      parse(externalBlock, BLOCK_HEADER, 0, externalBlock.length, out, "xattr block of inode " + inode.number(), valueInodes);
     }
     return out;
   }

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.Test;
  * <p>The suite runs about a minute of cases; {@code -Pslow} runs 3,000 per image.
  */
 class Ext4HostileIT {
-  private static final List<String> IMAGES = List.of("ext4-features", "ext2", "ext3", "ext4-journal", "ext4-meta_bg", "ext4-bigalloc");
+  private static final List<String> IMAGES = List.of("ext4-features", "ext2", "ext3", "ext4-journal", "ext4-meta_bg", "ext4-bigalloc",
+      "ext4-ea_inode");
   private static final Duration BUDGET = Duration.ofSeconds(45);
 
   @Test

@@ -40,7 +40,7 @@ class Ext4ReaderIT {
         Arguments.of("mbr-logical", "p1"), Arguments.of("mbr-logical", "p7"),
         Arguments.of("lvm-multi", "vgmulti/striped"), Arguments.of("lvm-multi", "vgmulti/span"),
         Arguments.of("ext4-meta_bg", "disk"), Arguments.of("ext4-bigalloc", "disk"), Arguments.of("ext4-encrypt", "disk"),
-        Arguments.of("ext4-journal", "disk"));
+        Arguments.of("ext4-ea_inode", "disk"), Arguments.of("ext4-journal", "disk"));
   }
 
   @ParameterizedTest
