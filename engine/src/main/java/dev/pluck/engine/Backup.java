@@ -351,12 +351,18 @@ public final class Backup {
       if (!options.volumes().isEmpty()) {
         throw new IOException("--mode disk takes every volume; --volume chooses volumes for --mode files or volumes");
       }
+      for (Volume v : unreadable()) {
+        leftOut.add(v.id() + " (" + v.note() + "; its bytes are kept in its disks' layout images)");
+      }
       return imaged();
     }
     if (options.volumes().isEmpty()) {
+      for (Volume v : unreadable()) {
+        leftOut.add(v.id() + " (" + v.note() + (options.mode() == Mode.VOLUMES ? "; --mode disk keeps its bytes)" : ")"));
+      }
       for (Volume v : tree.volumes()) {
         if (v.device() == null || v.fs().equals("lvm2-pv")) {
-          continue;  // not readable, or holds LVs listed on their own
+          continue;  // not readable (said above), or holds LVs listed on their own
         }
         if (options.mode() == Mode.FILES && !readable(v.fs())) {
           leftOut.add(v.id() + " (" + v.fs() + ": no files pluck can read; --mode volumes takes it as an image)");
@@ -818,6 +824,11 @@ public final class Backup {
   // ---- images
 
   /** The volumes a disk-mode backup images: every readable volume that is no container of others. */
+  /** Volumes the tree found but cannot read (an LV of an unsupported segment type or with a PV missing). */
+  private List<Volume> unreadable() {
+    return tree.volumes().stream().filter(v -> v.device() == null && v.note() != null).toList();
+  }
+
   private List<Volume> imaged() {
     return tree.volumes().stream().filter(v -> v.device() != null && !v.fs().equals("lvm2-pv")
         && !(v.partition() != null && v.partition().extended())).toList();

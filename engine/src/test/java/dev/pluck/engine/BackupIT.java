@@ -441,4 +441,97 @@ class BackupIT {
       }
     }
   }
+
+  /**
+   * LVs of segment types pluck cannot read, made by vgcfgrestore from metadata edited here (a raid1
+   * LV with its images on both PVs, a thin pool and a thin LV; device-mapper, which lvcreate needs
+   * for them, is missing here): every mode names them in volumesLeftOut, and a disk backup keeps
+   * their bytes in the disks' layout images (every byte no imaged volume holds equals the source).
+   */
+  @Test
+  void lvsOfUnreadableSegmentTypesAreNamedAndDiskModeKeepsTheirBytes(@TempDir Path dir) throws Exception {
+    Path[] pvs = {dir.resolve("pv0.img"), dir.resolve("pv1.img")};
+    java.util.Random random = new java.util.Random(62);
+    for (Path pv : pvs) {
+      byte[] b = new byte[40 << 20];
+      random.nextBytes(b);  // what the LVs hold: nothing of it may be lost in disk mode
+      java.nio.file.Files.write(pv, b);
+    }
+    String vg = "pluckseg" + Long.toHexString(System.nanoTime() & 0xffffff);
+    List<String> loops = new ArrayList<>();
+    try {
+      for (Path pv : pvs) {
+        loops.add(dev.pluck.testdata.Tools.runOk("losetup", "--find", "--show", pv.toString()).stdout().trim());
+      }
+      lvm("pvcreate", "-q", loops.get(0), loops.get(1));
+      lvm("vgcreate", "-q", "-s", "4m", vg, loops.get(0), loops.get(1));
+      lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "8m", "-n", "lin", vg);
+      Path cfg = dir.resolve("vg.cfg");
+      lvm("vgcfgbackup", "--driverloaded", "n", "-f", cfg.toString(), vg);
+      String text = java.nio.file.Files.readString(cfg);
+      int at = text.indexOf("logical_volumes {") + "logical_volumes {".length();
+      String lvs = lv("r1", true, "type = \"raid1\"\ndevice_count = 2\nregion_size = 1024\n"
+              + "raids = [\"r1_rmeta_0\", \"r1_rimage_0\", \"r1_rmeta_1\", \"r1_rimage_1\"]", 2)
+          + striped("r1_rmeta_0", "pv0", 2, 1) + striped("r1_rimage_0", "pv0", 3, 2)
+          + striped("r1_rmeta_1", "pv1", 0, 1) + striped("r1_rimage_1", "pv1", 1, 2)
+          + lv("pool", true, "type = \"thin-pool\"\nmetadata = \"pool_tmeta\"\npool = \"pool_tdata\"\ntransaction_id = 1\n"
+              + "chunk_size = 128\ndiscards = \"passdown\"\nzero_new_blocks = 1", 2)
+          + striped("pool_tmeta", "pv1", 3, 1) + striped("pool_tdata", "pv1", 4, 2)
+          + lv("thin1", true, "type = \"thin\"\nthin_pool = \"pool\"\ntransaction_id = 0\ndevice_id = 1", 5);
+      java.nio.file.Files.writeString(cfg, text.substring(0, at) + lvs + text.substring(at));
+      lvm("vgcfgrestore", "--driverloaded", "n", "--force", "-f", cfg.toString(), vg);
+      lvm("vgchange", "--driverloaded", "n", "-an", vg);
+    } finally {
+      for (String loop : loops) {
+        dev.pluck.testdata.Tools.run(java.time.Duration.ofMinutes(1), List.of("losetup", "-d", loop));
+      }
+    }
+    try (Repository repo = repo(dir.resolve("repo")); BlockDevice d0 = FileBlockDevice.open(pvs[0]); BlockDevice d1 = FileBlockDevice.open(pvs[1])) {
+      List<VolumeTree.Disk> disks = List.of(new VolumeTree.Disk("0", d0), new VolumeTree.Disk("1", d1));
+      Backup.Result volumes = Backup.run(repo, disks, options(Backup.Mode.VOLUMES, List.of(), List.of()));
+      assertThat(volumes.volumesLeftOut()).containsExactlyInAnyOrder(
+          vg + "/r1 (unsupported segment type raid1; --mode disk keeps its bytes)",
+          vg + "/pool (unsupported segment type thin-pool; --mode disk keeps its bytes)",
+          vg + "/thin1 (unsupported segment type thin; --mode disk keeps its bytes)");
+      assertThat(repo.snapshot(volumes.snapshot()).volumes()).extracting(Snapshot.Volume::id).containsExactly(vg + "/lin");
+
+      Backup.Result disk = Backup.run(repo, disks, options(Backup.Mode.DISK, List.of(), List.of()));
+      assertThat(disk.volumesLeftOut()).hasSize(3).allMatch(v -> v.endsWith("; its bytes are kept in its disks' layout images)"));
+      Snapshot s = repo.snapshot(disk.snapshot());
+      VolumeTree tree = VolumeTree.probe(disks);
+      List<Volume.Segment> lin = tree.find(vg + "/lin").orElseThrow().segments();
+      for (int i = 0; i < 2; i++) {
+        BlockDevice source = i == 0 ? d0 : d1;
+        String layoutId = "layout:" + i;
+        BlockDevice layout = BlockMap.open(repo, s.volumes().stream().filter(v -> v.id().equals(layoutId)).findFirst().orElseThrow());
+        int index = i;
+        for (long off = 0; off < source.size(); off += 1 << 20) {
+          long at = off;
+          boolean imaged = lin.stream().anyMatch(g -> g.disk() == index && at >= g.offset() && at < g.offset() + g.length());
+          if (!imaged) {
+            assertThat(layout.read(off, 1 << 20)).as("disk %d at %d", i, off).isEqualTo(source.read(off, 1 << 20));
+          }
+        }
+      }
+    }
+  }
+
+  private static void lvm(String... command) {
+    List<String> c = new ArrayList<>(List.of("env", "LVM_SUPPRESS_FD_WARNINGS=1"));
+    c.addAll(List.of(command));
+    dev.pluck.testdata.Tools.Result r = dev.pluck.testdata.Tools.run(java.time.Duration.ofMinutes(2), c);
+    assertThat(r.exitCode()).as("%s: %s", String.join(" ", command), r.stderr()).isZero();
+  }
+
+  /** An LV of one segment of {@code extents} extents, as vgcfgbackup writes it. */
+  private static String lv(String name, boolean visible, String segment, int extents) {
+    return "\n" + name + " {\nid = \"" + (name + "-aaaa-aaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa").substring(0, 38).replace('_', 'x')
+        + "\"\nstatus = [\"READ\", \"WRITE\"" + (visible ? ", \"VISIBLE\"" : "") + "]\nflags = []\nsegment_count = 1\n"
+        + "segment1 {\nstart_extent = 0\nextent_count = " + extents + "\n" + segment + "\n}\n}\n";
+  }
+
+  private static String striped(String name, String pv, int firstExtent, int extents) {
+    return lv(name, false, "type = \"striped\"\nstripe_count = 1\nstripes = [\"" + pv + "\", " + firstExtent + "]", extents);
+  }
 }
+
