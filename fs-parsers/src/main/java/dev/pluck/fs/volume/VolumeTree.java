@@ -164,6 +164,7 @@ public final class VolumeTree {
       }
       List<VolumeGroup.LvSegment> segs = new ArrayList<>();
       String unsupported = null;
+      long unreadExtents = 0;
       boolean missing = false;
       for (Map.Entry<String, Object> s : lv.entrySet()) {
         if (!s.getKey().startsWith("segment") || !(s.getValue() instanceof Map<?, ?>)) {
@@ -173,6 +174,11 @@ public final class VolumeTree {
         String type = String.valueOf(seg.get("type"));
         if (!VolumeGroup.SUPPORTED.contains(type)) {
           unsupported = type;
+          long count = number(seg, "extent_count");
+          if (count < 0) {
+            throw new IllegalArgumentException("LV " + e.getKey() + " segment " + s.getKey() + " has " + count + " extents");
+          }
+          unreadExtents = Math.addExact(unreadExtents, count);  // still part of the LV's size
           continue;
         }
         List<Object> stripes = (List<Object>) seg.getOrDefault("stripes", List.of());
@@ -195,7 +201,11 @@ public final class VolumeTree {
         segs.add(new VolumeGroup.LvSegment(number(seg, "start_extent"), number(seg, "extent_count"), type, stripeSize, areas));
       }
       segs.sort(Comparator.comparingLong(VolumeGroup.LvSegment::startExtent));
-      long size = segs.stream().mapToLong(x -> x.extentCount() * extentBytes).sum();
+      long extents = unreadExtents;
+      for (VolumeGroup.LvSegment x : segs) {
+        extents = Math.addExact(extents, x.extentCount());
+      }
+      long size = Math.multiplyExact(extents, extentBytes);
       List<Volume.Segment> where = new ArrayList<>();
       for (VolumeGroup.LvSegment s : segs) {
         for (VolumeGroup.Area a : s.areas()) {

@@ -43,6 +43,7 @@ class UnsupportedSegmentIT {
       Volume thinLv = tree.find("vg0/swap").orElseThrow();
       assertThat(thinLv.note()).isEqualTo("unsupported segment type thin");
       assertThat(thinLv.device()).isNull();
+      assertThat(thinLv.size()).as("its extents, read or not").isEqualTo(disk.oracle().volume("vg0/swap").size());
       assertThat(tree.find("vg0/home").orElseThrow().fs()).isEqualTo("ext4");
       assertThat(tree.find("vg0/data").orElseThrow().signature().label()).isEqualTo("data");
     }
