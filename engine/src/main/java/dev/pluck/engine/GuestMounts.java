@@ -149,13 +149,16 @@ public record GuestMounts(String root, List<Mount> mounts) {
   private static final java.util.Set<String> VIRTUAL_TYPES = java.util.Set.of("proc", "sysfs", "tmpfs", "devpts", "devtmpfs", "nfs", "nfs4", "cifs",
         "none", "bind", "overlay", "securityfs", "cgroup", "cgroup2", "debugfs", "efivarfs", "fuse", "9p", "virtiofs");
 
-  /** The volume an fstab device names: UUID=, LABEL=, PARTUUID=, /dev/disk/by-*, /dev/mapper/VG-LV, /dev/VG/LV. */
+  /**
+   * The volume an fstab device names: UUID=, LABEL=, PARTUUID=, PARTLABEL= (a GPT partition's
+   * name), /dev/disk/by-* (udev's links, their \xHH escapes undone), /dev/mapper/VG-LV, /dev/VG/LV.
+   */
   static Optional<Volume> resolve(String spec, VolumeTree tree) {
     String s = spec;
     for (String[] alias : new String[][] {{"/dev/disk/by-uuid/", "UUID="}, {"/dev/disk/by-label/", "LABEL="},
-        {"/dev/disk/by-partuuid/", "PARTUUID="}}) {
+        {"/dev/disk/by-partuuid/", "PARTUUID="}, {"/dev/disk/by-partlabel/", "PARTLABEL="}}) {
       if (s.startsWith(alias[0])) {
-        s = alias[1] + s.substring(alias[0].length());
+        s = alias[1] + udevUnescape(s.substring(alias[0].length()));
       }
     }
     String upper = s.toUpperCase(Locale.ROOT);
@@ -164,6 +167,10 @@ public record GuestMounts(String root, List<Mount> mounts) {
     }
     if (upper.startsWith("LABEL=")) {
       return tree.find("label=" + unquote(s.substring(6)));
+    }
+    if (upper.startsWith("PARTLABEL=")) {
+      String name = unquote(s.substring(10));
+      return tree.volumes().stream().filter(v -> v.partition() != null && name.equals(v.partition().name())).findFirst();
     }
     if (upper.startsWith("PARTUUID=")) {
       String id = unquote(s.substring(9));
@@ -188,6 +195,28 @@ public record GuestMounts(String root, List<Mount> mounts) {
       }
     }
     return Optional.empty();  // /dev/sda1, /dev/vda2: kernel names depend on the guest's hardware
+  }
+
+  /** udev's names of /dev/disk/by-* links: bytes it will not put in a name are written \xHH (a space is \x20). */
+  static String udevUnescape(String s) {
+    if (!s.contains("\\x")) {
+      return s;
+    }
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    byte[] in = s.getBytes(StandardCharsets.UTF_8);
+    for (int i = 0; i < in.length; i++) {
+      if (in[i] == '\\' && i + 3 < in.length && in[i + 1] == 'x' && hex(in[i + 2]) >= 0 && hex(in[i + 3]) >= 0) {
+        b.write(hex(in[i + 2]) * 16 + hex(in[i + 3]));
+        i += 3;
+      } else {
+        b.write(in[i]);
+      }
+    }
+    return b.toString(StandardCharsets.UTF_8);
+  }
+
+  private static int hex(byte c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
   }
 
   private static String unquote(String s) {

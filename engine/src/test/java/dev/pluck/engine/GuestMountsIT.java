@@ -58,11 +58,16 @@ class GuestMountsIT {
           "LABEL=home ../escape ext4 defaults",
           "LABEL=home /a/../b ext4 defaults",
           "/swapfile none swap sw",
+          "PARTLABEL=root /by-partlabel ext4 defaults",
+          "/dev/disk/by-partlabel/EFI\\x20system /efi-by-link vfat defaults",
+          "PARTLABEL=EFI\\040system /efi-by-name vfat defaults",
           "   # a comment", "garbage"), tree);
       assertThat(more).extracting(GuestMounts.Mount::mountpoint)
-          .containsExactly("/mnt/my home", "/quoted", "/kernel-name", "/nothing", "/tmp", "swap");
+          .containsExactly("/mnt/my home", "/quoted", "/kernel-name", "/nothing", "/tmp", "swap", "/by-partlabel", "/efi-by-link",
+              "/efi-by-name");
       assertThat(more).extracting(GuestMounts.Mount::volume)
-          .containsExactly(byLabel(o, "home"), byLabel(o, "home"), null, null, null, null);
+          .containsExactly(byLabel(o, "home"), byLabel(o, "home"), null, null, null, null, byLabel(o, "root"), byLabel(o, "EFI"),
+              byLabel(o, "EFI"));
       assertThat(more.get(2).note()).contains("no volume matches /dev/vda3");
       assertThat(more.get(4).note()).isEqualTo("not a disk filesystem");
       assertThat(more.get(5).note()).isEqualTo("a swap file");
