@@ -314,8 +314,22 @@ public final class Ext4FileSystem implements FileSystem {
         }
       }
     }
-    return Xattrs.of(inode, external, this::xattrValueInode);
+    long[] left = {MAX_VALUE_INODE_BYTES};
+    return Xattrs.of(inode, external, (inum, size, where) -> {
+      left[0] -= size;
+      if (left[0] < 0) {
+        throw new Ext4CorruptException("xattrs", where, "values kept in inodes of their own add up to more than "
+            + MAX_VALUE_INODE_BYTES + " bytes");
+      }
+      return xattrValueInode(inum, size, where);
+    });
   }
+
+  /**
+   * The most bytes of one inode's xattr values read from value inodes: a 4 KiB-block filesystem
+   * holds at most ~200 values of 64 KiB (~13 MiB); a hostile one could name thousands.
+   */
+  static final long MAX_VALUE_INODE_BYTES = 16L << 20;
 
   /**
    * An xattr value kept in an inode of its own (ea_inode): the inode must say so (EXT4_EA_INODE_FL),
@@ -336,8 +350,8 @@ public final class Ext4FileSystem implements FileSystem {
     }
     ByteBuffer buf = ByteBuffer.allocate(size);
     try (SeekableByteChannel ch = new FileChannel(value.size(), runs(value), null)) {
-      while (buf.hasRemaining() && ch.read(buf) >= 0) {
-        // FileChannel reads whole runs and zeros for holes: it ends, at the latest, at the inode's size
+      while (buf.hasRemaining() && ch.read(buf) > 0) {
+        // until the value is whole, or the channel gives nothing more (then it is short: an error below)
       }
     }
     if (buf.hasRemaining()) {
