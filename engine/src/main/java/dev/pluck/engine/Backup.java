@@ -96,6 +96,9 @@ public final class Backup {
   private final AtomicLong dataRead = new AtomicLong();
   private final Map<String, Long> skipped = new LinkedHashMap<>();
   private final List<Failure> failed = new ArrayList<>();
+  /** Failures past {@link #MAX_FAILURES_LISTED}: counted, not listed (a damaged volume may fail millions of paths). */
+  private long failuresNotListed;
+  static final int MAX_FAILURES_LISTED = 1000;
   private final List<String> leftOut = new ArrayList<>();
   private final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
   private MetadataImage metadataImage;  // of the volume being walked, when metadata is kept
@@ -280,6 +283,10 @@ public final class Backup {
       }
       selection.put("guestRoot", guest.root());
       selection.put("mounts", mounts);  // globs matched guest paths: volume paths under these mountpoints
+    }
+    if (failuresNotListed > 0) {
+      failed.add(new Failure("...", failuresNotListed + " more paths could not be read (only the first " + MAX_FAILURES_LISTED
+          + " are listed)"));
     }
     boolean complete = failed.isEmpty();
     Snapshot snapshot = new Snapshot(null, dev.pluck.engine.repo.Config.FORMAT, Instant.now().toString(), options.hostname(),
@@ -500,7 +507,17 @@ public final class Backup {
           batch.add(c);
         }
         return false;
-      }, (path, x) -> failed.add(new Failure(where(path), "directory not read in full: " + x.getMessage())));
+      }, new TreeWalk.Failures() {
+        @Override
+        public void failed(String path, dev.pluck.fs.FileSystemException x) {
+          fail(new Failure(where(path), "directory not read in full: " + x.getMessage()));
+        }
+
+        @Override
+        public void unreadable(String path, dev.pluck.fs.FileSystemException x) {
+          fail(new Failure(where(path), x.getMessage()));
+        }
+      });
       batch.flush();
       if (metadataImage != null) {
         metadata = metadataImage.finish(v.id(), v.fs());
@@ -609,7 +626,7 @@ public final class Backup {
         return null;
       }
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
-      failed.add(new Failure(where(e.path()), x.getMessage()));
+      fail(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
     return whole(fs, e, before, mapped, extents, batch);
@@ -672,7 +689,7 @@ public final class Backup {
       countStored(before);
       return entry(e, chunks, streams(fs, e), mapped);
     } catch (dev.pluck.fs.FileSystemException | dev.pluck.nbd.BlockDeviceException x) {
-      failed.add(new Failure(where(e.path()), x.getMessage()));
+      fail(new Failure(where(e.path()), x.getMessage()));
       return null;
     }
   }
@@ -825,6 +842,14 @@ public final class Backup {
 
   /** The volumes a disk-mode backup images: every readable volume that is no container of others. */
   /** Volumes the tree found but cannot read (an LV of an unsupported segment type or with a PV missing). */
+  private synchronized void fail(Failure f) {
+    if (failed.size() < MAX_FAILURES_LISTED) {
+      failed.add(f);
+    } else {
+      failuresNotListed++;
+    }
+  }
+
   private List<Volume> unreadable() {
     return tree.volumes().stream().filter(v -> v.device() == null && v.note() != null).toList();
   }

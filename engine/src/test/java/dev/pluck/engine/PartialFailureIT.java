@@ -28,9 +28,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A hostile or damaged guest: a file whose extent tree is corrupt and a directory whose block is
- * garbage do not stop the backup. The snapshot commits incomplete, naming both; every other file
- * is in it; the next backup of the repaired disk reads both in full.
+ * A hostile or damaged guest: a file whose extent tree is corrupt, a file whose inode's xattrs are
+ * and a directory whose block is garbage do not stop the backup. The snapshot commits incomplete,
+ * naming the three; every other file is in it (a damaged entry fails alone, not its directory);
+ * the next backup of the repaired disk reads them in full.
  */
 class PartialFailureIT {
   @TempDir Path tmp;
@@ -51,6 +52,10 @@ class PartialFailureIT {
     byte[] garbage = new byte[block];
     new java.util.Random(5).nextBytes(garbage);
     write(image, dirBlock * block, garbage);
+    // a file whose own inode cannot be made sense of (its xattr block's magic zeroed): it fails alone, not its directory
+    long xattrBlock = Long.parseLong(debugfs(image, "stat /xattr/file").replaceAll("(?s).*File ACL: (\\d+).*", "$1"));
+    assertThat(xattrBlock).isPositive();
+    write(image, xattrBlock * block, new byte[4]);
 
     try (Repository repo = BackupIT.repo(tmp.resolve("repo"))) {
       Backup.Result broken;
@@ -58,15 +63,17 @@ class PartialFailureIT {
         broken = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), BackupIT.options(Backup.Mode.FILES, List.of(), List.of()));
       }
       assertThat(broken.complete()).isFalse();
-      assertThat(broken.failed()).extracting(Backup.Failure::path).containsExactlyInAnyOrder("disk:/filler.bin", "disk:/links");
+      assertThat(broken.failed()).extracting(Backup.Failure::path).containsExactlyInAnyOrder("disk:/filler.bin", "disk:/links",
+          "disk:/xattr/file");
       assertThat(broken.failed()).allSatisfy(f -> assertThat(f.reason()).isNotBlank());
       Snapshot s = repo.snapshot(broken.snapshot());
       assertThat(s.complete()).isFalse();
-      assertThat(s.unreadable()).hasSize(2);
+      assertThat(s.unreadable()).hasSize(3);
       Map<String, CatalogEntry> stored = catalog(repo, s);
       long expected = disk.oracle().files("disk").stream().map(OracleEntry::path)
-          .filter(p -> !p.equals("/filler.bin") && !p.startsWith("/links/")).count();
-      assertThat(stored.keySet()).as("everything else").hasSize((int) expected).doesNotContain("/filler.bin");
+          .filter(p -> !p.equals("/filler.bin") && !p.startsWith("/links/") && !p.equals("/xattr/file")).count();
+      assertThat(stored.keySet()).as("everything else").hasSize((int) expected).doesNotContain("/filler.bin", "/xattr/file")
+          .contains("/xattr", "/xattr/acl-dir/child");
 
       // the disk repaired: the next backup, with the incomplete one as parent, reads both again
       Tools.runOk("cp", "--sparse=always", disk.image().toString(), image.toString());
@@ -83,7 +90,7 @@ class PartialFailureIT {
       try (InputStream in = Channels.newInputStream(Content.open(repo, f.chunks(), f.size()))) {
         assertThat(LiveGuest.sha256(in)).isEqualTo(filler.sha256());
       }
-      assertThat(now).containsKeys("/links/target.txt", "/links/dir");
+      assertThat(now).containsKeys("/links/target.txt", "/links/dir", "/xattr/file");
       assertThat(fixed.bytesRead().get("data")).as("the file read again in full").isGreaterThanOrEqualTo(filler.size());
     }
   }

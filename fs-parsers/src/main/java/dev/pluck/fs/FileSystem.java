@@ -23,6 +23,20 @@ public interface FileSystem extends Closeable {
   /** Streams a directory's entries (without "." and ".."), in on-disk order. */
   void list(Entry directory, Consumer<Entry> each) throws IOException;
 
+  /** Hears of a directory entry whose file cannot be read (its inode or record is damaged); may rethrow. */
+  interface EntryFailures {
+    void failed(String path, FileSystemException e) throws IOException;
+  }
+
+  /**
+   * As {@link #list(Entry, Consumer)}, but an entry whose file cannot be read goes to {@code
+   * failures} and the listing goes on with its siblings; damage to the directory itself still
+   * throws. By default a reader lists all or nothing.
+   */
+  default void list(Entry directory, Consumer<Entry> each, EntryFailures failures) throws IOException {
+    list(directory, each);
+  }
+
   /** A regular file's bytes (holes and unwritten extents read as zeros). */
   SeekableByteChannel open(Entry file) throws IOException;
 

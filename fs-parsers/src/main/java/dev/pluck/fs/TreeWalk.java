@@ -26,6 +26,11 @@ public final class TreeWalk {
   /** Hears of a directory that could not be listed (whole or in part), or that closes a cycle; may rethrow. */
   public interface Failures {
     void failed(String path, FileSystemException e) throws IOException;
+
+    /** An entry of a directory whose own file cannot be read; its siblings are still walked. */
+    default void unreadable(String path, FileSystemException e) throws IOException {
+      failed(path, e);
+    }
   }
 
   private TreeWalk() {}
@@ -70,7 +75,7 @@ public final class TreeWalk {
           } catch (IOException x) {
             failure[0] = x;
           }
-        });
+        }, failures::unreadable);
       } catch (FileSystemException unreadable) {
         if (failure[0] == null) {
           failures.failed(dir.path(), unreadable);

@@ -401,6 +401,13 @@ public final class Ext4FileSystem implements FileSystem {
 
   @Override
   public void list(Entry directory, Consumer<Entry> each) throws IOException {
+    list(directory, each, (path, e) -> {
+      throw e;
+    });
+  }
+
+  @Override
+  public void list(Entry directory, Consumer<Entry> each, EntryFailures failures) throws IOException {
     Inode dir = inode(directory.inode());
     String base = directory.path().equals("/") ? "" : directory.path();
     IOException[] failure = {null};
@@ -408,11 +415,22 @@ public final class Ext4FileSystem implements FileSystem {
       if (failure[0] != null) {
         return;
       }
+      String path = base + "/" + name;
+      Entry e;
       try {
-        each.accept(entry(base + "/" + name, inode(ino)));
-      } catch (IOException e) {
-        failure[0] = e;
+        e = entry(path, inode(ino));
+      } catch (FileSystemException damaged) {
+        try {
+          failures.failed(path, damaged);
+        } catch (IOException rethrown) {
+          failure[0] = rethrown;
+        }
+        return;
+      } catch (IOException e2) {
+        failure[0] = e2;
+        return;
       }
+      each.accept(e);
     });
     if (failure[0] != null) {
       throw failure[0];

@@ -434,6 +434,13 @@ public final class NtfsFileSystem implements FileSystem {
 
   @Override
   public void list(Entry directory, Consumer<Entry> each) throws IOException {
+    list(directory, each, (path, e) -> {
+      throw e;
+    });
+  }
+
+  @Override
+  public void list(Entry directory, Consumer<Entry> each, EntryFailures failures) throws IOException {
     NtfsFile dir = file(directory.inode());
     String base = directory.path().equals("/") ? "" : directory.path();
     IOException[] failure = {null};
@@ -441,12 +448,22 @@ public final class NtfsFileSystem implements FileSystem {
       if (failure[0] != null) {
         return;
       }
+      String path = base + "/" + name;
+      Entry e;
       try {
-        String path = base + "/" + name;
-        each.accept(entry(path, file(record), directory.inode() == ROOT ? name : null));
-      } catch (IOException e) {
-        failure[0] = e;
+        e = entry(path, file(record), directory.inode() == ROOT ? name : null);
+      } catch (FileSystemException damaged) {
+        try {
+          failures.failed(path, damaged);
+        } catch (IOException rethrown) {
+          failure[0] = rethrown;
+        }
+        return;
+      } catch (IOException e2) {
+        failure[0] = e2;
+        return;
       }
+      each.accept(e);
     });
     if (failure[0] != null) {
       throw failure[0];
