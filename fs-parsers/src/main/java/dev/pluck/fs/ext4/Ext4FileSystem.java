@@ -2,6 +2,7 @@ package dev.pluck.fs.ext4;
 
 import dev.pluck.fs.Crc32c;
 import dev.pluck.fs.Entry;
+import dev.pluck.fs.EntryListing;
 import dev.pluck.fs.EntryType;
 import dev.pluck.fs.FileExtent;
 import dev.pluck.fs.FileSystem;
@@ -410,31 +411,9 @@ public final class Ext4FileSystem implements FileSystem {
   public void list(Entry directory, Consumer<Entry> each, EntryFailures failures) throws IOException {
     Inode dir = inode(directory.inode());
     String base = directory.path().equals("/") ? "" : directory.path();
-    IOException[] failure = {null};
-    entries(dir, (name, ino, type) -> {
-      if (failure[0] != null) {
-        return;
-      }
-      String path = base + "/" + name;
-      Entry e;
-      try {
-        e = entry(path, inode(ino));
-      } catch (FileSystemException damaged) {
-        try {
-          failures.failed(path, damaged);
-        } catch (IOException rethrown) {
-          failure[0] = rethrown;
-        }
-        return;
-      } catch (IOException e2) {
-        failure[0] = e2;
-        return;
-      }
-      each.accept(e);
-    });
-    if (failure[0] != null) {
-      throw failure[0];
-    }
+    EntryListing listing = new EntryListing(each, failures);
+    entries(dir, (name, ino, type) -> listing.add(base + "/" + name, path -> entry(path, inode(ino))));
+    listing.finish();
   }
 
   interface DirentConsumer {

@@ -1,6 +1,7 @@
 package dev.pluck.fs.ntfs;
 
 import dev.pluck.fs.Entry;
+import dev.pluck.fs.EntryListing;
 import dev.pluck.fs.EntryType;
 import dev.pluck.fs.FileExtent;
 import dev.pluck.fs.FileSystem;
@@ -443,31 +444,10 @@ public final class NtfsFileSystem implements FileSystem {
   public void list(Entry directory, Consumer<Entry> each, EntryFailures failures) throws IOException {
     NtfsFile dir = file(directory.inode());
     String base = directory.path().equals("/") ? "" : directory.path();
-    IOException[] failure = {null};
-    entries(dir, (name, record) -> {
-      if (failure[0] != null) {
-        return;
-      }
-      String path = base + "/" + name;
-      Entry e;
-      try {
-        e = entry(path, file(record), directory.inode() == ROOT ? name : null);
-      } catch (FileSystemException damaged) {
-        try {
-          failures.failed(path, damaged);
-        } catch (IOException rethrown) {
-          failure[0] = rethrown;
-        }
-        return;
-      } catch (IOException e2) {
-        failure[0] = e2;
-        return;
-      }
-      each.accept(e);
-    });
-    if (failure[0] != null) {
-      throw failure[0];
-    }
+    EntryListing listing = new EntryListing(each, failures);
+    entries(dir, (name, record) -> listing.add(base + "/" + name,
+        path -> entry(path, file(record), directory.inode() == ROOT ? name : null)));
+    listing.finish();
   }
 
   interface IndexConsumer {
