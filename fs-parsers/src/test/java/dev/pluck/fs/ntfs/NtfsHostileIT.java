@@ -101,6 +101,37 @@ class NtfsHostileIT {
     return out;
   }
 
+  /**
+   * A file's MFT record without its FILE magic fails that file alone: a walk with a failure handler
+   * hears of that path and still visits every sibling the intact volume lists.
+   */
+  @Test
+  void aDamagedRecordFailsAloneAndItsSiblingsAreListed() throws Exception {
+    TestDisk disk = TestDisks.ntfsFeatures4k();
+    try (BlockDevice img = FileBlockDevice.open(disk.image())) {
+      NtfsFileSystem fs = NtfsFileSystem.open(img);
+      Entry many = fs.lookup("/many").orElseThrow();
+      List<String> intact = new ArrayList<>();
+      fs.list(many, e -> intact.add(e.path()));
+      assertThat(intact).hasSizeGreaterThan(2);
+      String victim = intact.get(intact.size() / 2);
+      long record = fs.lookup(victim).orElseThrow().inode();
+      NtfsFileSystem broken = NtfsFileSystem.open(new DamagedDevice(img).zero(fs.recordOffset(record), 4));
+      List<String> listed = new ArrayList<>();
+      Map<String, String> failed = new LinkedHashMap<>();
+      TreeWalk.walk(broken, broken.lookup("/many").orElseThrow(), e -> {
+        listed.add(e.path());
+        return false;
+      }, (path, e) -> failed.put(path, e.getMessage()));
+      assertThat(failed).containsOnlyKeys(victim);
+      List<String> others = new ArrayList<>(intact);
+      others.remove(victim);
+      assertThat(listed).containsExactlyElementsOf(others);
+      assertThatThrownBy(() -> TreeWalk.walk(broken, broken.lookup("/many").orElseThrow(), e -> false))
+          .as("without a handler, the first failure ends the walk").isInstanceOf(FileSystemException.class);
+    }
+  }
+
   /** An index entry whose child is the buffer it sits in: a cycle, named. */
   @Test
   void indexCycleIsNamed() throws Exception {
