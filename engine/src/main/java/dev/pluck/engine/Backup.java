@@ -400,9 +400,12 @@ public final class Backup {
   private List<Volume> mountedVolumes() {
     List<Glob> include = options.include().stream().map(Glob::new).toList();
     List<Volume> out = new ArrayList<>();
+    for (Volume v : unreadable()) {
+      leftOut.add(v.id() + " (" + v.note() + guest.mountpoint(v.id()).map(m -> ", mounted at " + m).orElse("") + ")");
+    }
     for (Volume v : tree.volumes()) {
       if (v.device() == null || v.fs().equals("lvm2-pv")) {
-        continue;
+        continue;  // not readable (said above), or holds LVs listed on their own
       }
       java.util.Optional<String> at = guest.mountpoint(v.id());
       if (at.isEmpty()) {

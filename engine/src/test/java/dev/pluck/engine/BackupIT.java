@@ -533,5 +533,40 @@ class BackupIT {
   private static String striped(String name, String pv, int firstExtent, int extents) {
     return lv(name, false, "type = \"striped\"\nstripe_count = 1\nstripes = [\"" + pv + "\", " + firstExtent + "]", extents);
   }
+
+  /**
+   * A backup by guest paths whose fstab mounts an LV pluck cannot read (gpt-mixed's home LV turned
+   * into an "error" segment by vgcfgrestore) names it, with its mountpoint, in volumesLeftOut.
+   */
+  @Test
+  void aMountedLvPluckCannotReadIsNamedInAGuestPathBackup(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    Path image = dir.resolve("disk.img");
+    dev.pluck.testdata.Tools.runOk("cp", "--sparse=always", disk.image().toString(), image.toString());
+    OracleVolume pv = disk.oracle().volume("p5");
+    String loop = dev.pluck.testdata.Tools.runOk("losetup", "--find", "--show", "--offset", Long.toString(pv.offset()),
+        "--sizelimit", Long.toString(pv.size()), image.toString()).stdout().trim();
+    try {
+      Path cfg = dir.resolve("vg0.cfg");
+      lvm("vgcfgbackup", "--driverloaded", "n", "-f", cfg.toString(), "vg0");
+      String text = java.nio.file.Files.readString(cfg);
+      int home = text.indexOf("\thome {");
+      int type = text.indexOf("type = \"striped\"", home);
+      int end = text.indexOf("]", text.indexOf("stripes", type)) + 1;
+      assertThat(home).isPositive();
+      java.nio.file.Files.writeString(cfg, text.substring(0, type) + "type = \"error\"" + text.substring(end));
+      lvm("vgcfgrestore", "--driverloaded", "n", "--force", "-f", cfg.toString(), "vg0");
+      lvm("vgchange", "--driverloaded", "n", "-an", "vg0");
+    } finally {
+      dev.pluck.testdata.Tools.run(java.time.Duration.ofMinutes(1), List.of("losetup", "-d", loop));
+    }
+    try (Repository repo = repo(dir.resolve("repo")); BlockDevice img = FileBlockDevice.open(image)) {
+      Backup.Options options = new Backup.Options(Backup.Mode.FILES, List.of(), List.of("/home/**"), List.of(), false, List.of(), false,
+          List.of(), "auto", new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test", null, null);
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options);
+      assertThat(r.volumesLeftOut()).contains("vg0/home (unsupported segment type error, mounted at /home)");
+      assertThat(r.files().get("new")).as("nothing else is under /home").isZero();
+    }
+  }
 }
 
