@@ -436,6 +436,15 @@ public final class Backup {
     skipped.merge(why, bytes, Long::sum);
   }
 
+  /** Records a path that could not be backed up; past {@link #MAX_FAILURES_LISTED}, only counts it. */
+  private synchronized void fail(Failure f) {
+    if (failed.size() < MAX_FAILURES_LISTED) {
+      failed.add(f);
+    } else {
+      failuresNotListed++;
+    }
+  }
+
   // ---- files
 
   private Snapshot.Volume files(Volume v, Snapshot.Volume parentVolume) throws IOException {
@@ -843,20 +852,12 @@ public final class Backup {
 
   // ---- images
 
-  /** The volumes a disk-mode backup images: every readable volume that is no container of others. */
   /** Volumes the tree found but cannot read (an LV of an unsupported segment type or with a PV missing). */
-  private synchronized void fail(Failure f) {
-    if (failed.size() < MAX_FAILURES_LISTED) {
-      failed.add(f);
-    } else {
-      failuresNotListed++;
-    }
-  }
-
   private List<Volume> unreadable() {
     return tree.volumes().stream().filter(v -> v.device() == null && v.note() != null).toList();
   }
 
+  /** The volumes a disk-mode backup images: every readable volume that is no container of others. */
   private List<Volume> imaged() {
     return tree.volumes().stream().filter(v -> v.device() != null && !v.fs().equals("lvm2-pv")
         && !(v.partition() != null && v.partition().extended())).toList();

@@ -110,4 +110,49 @@ class PartialFailureIT {
       ch.write(ByteBuffer.wrap(bytes), offset);
     }
   }
+
+  /**
+   * More damaged files than the snapshot lists: 1,005 files whose extent headers are zeroed; the
+   * first 1,000 failures are listed, the rest counted in one last entry, the intact file stored.
+   */
+  @Test
+  void pastAThousandFailuresTheRestAreCounted() throws Exception {
+    Path tree = tmp.resolve("tree");
+    java.nio.file.Files.createDirectories(tree.resolve("d"));
+    int damaged = Backup.MAX_FAILURES_LISTED + 5;
+    for (int i = 0; i < damaged; i++) {
+      java.nio.file.Files.write(tree.resolve("d/f" + i), new byte[] {(byte) i, 1, 2, 3});
+    }
+    java.nio.file.Files.writeString(tree.resolve("intact"), "kept\n");
+    Path image = tmp.resolve("many.img");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+      f.setLength(64L << 20);
+    }
+    Tools.runOk("mkfs.ext4", "-q", "-F", "-O", "^inline_data,^metadata_csum", "-d", tree.toString(), image.toString());
+    int block = Integer.parseInt(debugfs(image, "stats").replaceAll("(?s).*Block size:\\s+(\\d+).*", "$1"));
+    Path script = tmp.resolve("imap");
+    List<String> commands = new java.util.ArrayList<>();
+    for (int i = 0; i < damaged; i++) {
+      commands.add("imap /d/f" + i);
+    }
+    java.nio.file.Files.write(script, commands);
+    String located = Tools.runOk("debugfs", "-f", script.toString(), image.toString()).stdout();
+    Matcher at = Pattern.compile("located at block (\\d+), offset (0x[0-9a-f]+)").matcher(located);
+    int zeroed = 0;
+    while (at.find()) {
+      write(image, Long.parseLong(at.group(1)) * block + Long.decode(at.group(2)) + 0x28, new byte[2]);
+      zeroed++;
+    }
+    assertThat(zeroed).isEqualTo(damaged);
+    try (Repository repo = BackupIT.repo(tmp.resolve("repo")); FileBlockDevice img = FileBlockDevice.open(image)) {
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), BackupIT.options(Backup.Mode.FILES, List.of(), List.of()));
+      assertThat(r.complete()).isFalse();
+      assertThat(r.failed()).hasSize(Backup.MAX_FAILURES_LISTED + 1);
+      assertThat(r.failed().get(Backup.MAX_FAILURES_LISTED)).isEqualTo(new Backup.Failure("...",
+          "5 more paths could not be read (only the first " + Backup.MAX_FAILURES_LISTED + " are listed)"));
+      assertThat(r.failed().subList(0, Backup.MAX_FAILURES_LISTED)).allMatch(f -> f.path().startsWith("disk:/d/f"));
+      assertThat(catalog(repo, repo.snapshot(r.snapshot()))).containsKey("/intact");
+    }
+  }
 }
+
