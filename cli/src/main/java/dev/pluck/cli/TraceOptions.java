@@ -46,12 +46,7 @@ final class TraceOptions {
   @Option(names = "--trace-qmp", paramLabel = "FILE", description = "Write every QMP command, reply and event (and every guest "
       + "agent command and reply) as JSON lines to FILE.")
   void traceQmp(Path file) {
-    OutputStream out;
-    try {
-      out = Files.newOutputStream(file);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the QMP trace to " + file + ": " + e.getMessage(), e);
-    }
+    java.util.function.Consumer<Object> out = jsonLines(file, "QMP");
     AtomicLong seq = new AtomicLong();
     installed = true;
     QmpClient.traceAll((monitor, line) -> {
@@ -70,16 +65,29 @@ final class TraceOptions {
       } catch (IOException notJson) {
         row.put("text", text);
       }
+      out.accept(row);
+    });
+  }
+
+  /** A trace file written one JSON line per object, from any thread; a write that fails is said once per line on stderr. */
+  private static java.util.function.Consumer<Object> jsonLines(Path file, String what) {
+    OutputStream out;
+    try {
+      out = Files.newOutputStream(file);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write the " + what + " trace to " + file + ": " + e.getMessage(), e);
+    }
+    return value -> {
       synchronized (out) {
         try {
-          out.write(Json.MAPPER.writeValueAsBytes(row));
+          out.write(Json.MAPPER.writeValueAsBytes(value));
           out.write('\n');
           out.flush();
         } catch (IOException e) {
-          System.err.println("pluck: the QMP trace stopped: " + e.getMessage());
+          System.err.println("pluck: the " + what + " trace stopped: " + e.getMessage());
         }
       }
-    });
+    };
   }
 
   /** The vm commands speak NBD too. */
@@ -94,24 +102,9 @@ final class TraceOptions {
     @Option(names = "--trace-nbd", paramLabel = "FILE", description = "Write the NBD handshake and a summary of each connection's "
         + "requests as JSON lines to FILE.")
     void traceNbd(Path file) {
-      OutputStream out;
-      try {
-        out = Files.newOutputStream(file);
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot write the NBD trace to " + file + ": " + e.getMessage(), e);
-      }
+      java.util.function.Consumer<Object> out = jsonLines(file, "NBD");
       installed = true;
-      dev.pluck.nbd.protocol.NbdTrace.to(event -> {
-        synchronized (out) {
-          try {
-            out.write(Json.MAPPER.writeValueAsBytes(event));
-            out.write('\n');
-            out.flush();
-          } catch (IOException e) {
-            System.err.println("pluck: the NBD trace stopped: " + e.getMessage());
-          }
-        }
-      });
+      dev.pluck.nbd.protocol.NbdTrace.to(out::accept);
     }
   }
 }
