@@ -66,8 +66,14 @@ public final class ReadPlanner {
    * @param dirtyContext the bitmap context for {@link Filter#ONLY_DIRTY}
    */
   public record Options(long gap, int maxRequest, long maxInFlight, Filter filter, String dirtyContext) {
+    /**
+     * Requests of 1 MiB, 32 MiB in flight. QEMU's NBD server (qemu-nbd, qemu-storage-daemon, a
+     * VM's pull-mode export) allocates a fresh buffer per read request: at 4 MiB each one came
+     * from newly mapped memory, page-faulted and zeroed, and qemu-nbd 7.2 used twice the CPU to
+     * serve the same bytes (docs/PERFORMANCE.md), CPU taken from the cores the backup shares.
+     */
     public static Options defaults() {
-      return new Options(256 << 10, 4 << 20, 64L << 20, Filter.NONE, null);
+      return new Options(256 << 10, 1 << 20, 32L << 20, Filter.NONE, null);
     }
 
     public Options withFilter(Filter f) {
