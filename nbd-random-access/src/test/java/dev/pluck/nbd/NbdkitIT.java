@@ -3,6 +3,7 @@ package dev.pluck.nbd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.pluck.nbd.protocol.NbdConnection;
 import dev.pluck.nbd.protocol.NbdException;
 import dev.pluck.nbd.protocol.NbdOptions;
 import dev.pluck.nbd.protocol.NbdProtocolException;
@@ -53,6 +54,34 @@ class NbdkitIT {
       byte[] want = nbdcopy(k);
       assertThat(dev.read(0, (int) dev.size())).isEqualTo(want);
       assertThat(dev.read(0x10000, 2)).containsExactly(0x55, 0xaa);
+    }
+  }
+
+  /**
+   * nbdkit --mask-handshake=0 greets as servers did before fixed newstyle: the client may send
+   * nothing but NBD_OPT_EXPORT_NAME. Reads and writes work; there is no block status to ask for.
+   */
+  @Test
+  @Timeout(60)
+  void serversOfTheOriginalNewstyleNegotiationAreReadThroughExportName() throws Exception {
+    try (Nbdkit k = Nbdkit.start("--mask-handshake=0", "sparse-random", "size=16M", "seed=77", "percent=50");
+        NbdBlockDevice dev = open(k, NbdOptions.defaults().withMetaContexts(List.of(BlockDevice.BASE_ALLOCATION)))) {
+      assertThat(dev.info().structuredReplies()).isFalse();
+      assertThat(dev.metaContexts()).isEmpty();
+      byte[] want = nbdcopy(k);
+      byte[] got = new byte[(int) dev.size()];
+      new ReadPlanner(dev).read(List.of(new ReadPlanner.Range(0, dev.size())), (off, d) -> d.get(got, (int) off, d.remaining()));
+      assertThat(got).isEqualTo(want);
+      NbdConnection.Listing[] listing = new NbdConnection.Listing[1];
+      assertThatThrownBy(() -> NbdConnection.connectAndList(NbdUri.parse(k.uri()), NbdOptions.defaults(), true, listing).close())
+          .isInstanceOf(NbdProtocolException.class).hasMessageContaining("original newstyle negotiation, which cannot list exports");
+    }
+    try (Nbdkit k = Nbdkit.start("--mask-handshake=0", "memory", "size=4M"); NbdBlockDevice dev = open(k, NbdOptions.defaults())) {
+      byte[] data = new byte[100_000];
+      new Random(5).nextBytes(data);
+      dev.write(12345, ByteBuffer.wrap(data));
+      dev.flush();
+      assertThat(dev.read(12345, data.length)).isEqualTo(data);
     }
   }
 

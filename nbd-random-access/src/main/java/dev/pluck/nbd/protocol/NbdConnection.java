@@ -111,7 +111,9 @@ public final class NbdConnection implements Closeable {
     Channel ch = connected.channel();
     try {
       h.attach(ch);
-      h.start();
+      if (!h.start()) {
+        return unfixedNewstyle(uri, ch, h, options, listRequest);
+      }
       NbdOptions.Tls tls = options.tls();
       if (tls == null && uri.tlsCertificates() != null) {
         tls = NbdOptions.Tls.fromDirectory(uri.tlsCertificates(), uri.tlsVerifyPeer());
@@ -153,6 +155,29 @@ public final class NbdConnection implements Closeable {
       ch.close();
       throw e;
     }
+  }
+
+  /**
+   * A server of the original newstyle negotiation (before NBD_FLAG_FIXED_NEWSTYLE) may drop the
+   * connection on any option but NBD_OPT_EXPORT_NAME: no TLS, no export list, no structured
+   * replies, so no block status; plain reads and writes still work.
+   */
+  private static NbdConnection unfixedNewstyle(NbdUri uri, Channel ch, NbdHandshake h, NbdOptions options, Object[] listRequest)
+      throws IOException {
+    if (uri.tls()) {
+      throw new NbdProtocolException("server " + uri + " speaks the original newstyle negotiation, which has no TLS");
+    }
+    if (listRequest != null) {
+      if ((Boolean) listRequest[0]) {
+        throw new NbdProtocolException("server " + uri + " speaks the original newstyle negotiation, which cannot list exports");
+      }
+      ((Listing[]) listRequest[1])[0] = new Listing(List.of(), Map.of(), List.of());
+    }
+    ExportInfo info = h.exportName(uri.exportName(), Map.of());
+    h.finish();
+    NbdConnection c = new NbdConnection(uri, ch, info, options.requestTimeout());
+    ch.pipeline().addLast("nbd-replies", c.new ReplyDecoder());
+    return c;
   }
 
   public ExportInfo info() {

@@ -76,16 +76,19 @@ final class NbdHandshake {
     this.channel = connected;
   }
 
-  /** Reads the greeting and answers with the client flags. */
-  void start() throws IOException {
+  /**
+   * Reads the greeting and answers with the client flags. False when the server speaks the
+   * original newstyle negotiation (no NBD_FLAG_FIXED_NEWSTYLE): then NBD_OPT_EXPORT_NAME is the
+   * only option it is sure to understand ({@link #exportName}), and nothing else may be sent.
+   */
+  boolean start() throws IOException {
     NegotiationDecoder.Greeting greeting = take(NegotiationDecoder.Greeting.class, "the server greeting");
-    if ((greeting.flags() & Nbd.NBD_FLAG_FIXED_NEWSTYLE) == 0) {
-      throw new NbdProtocolException("server does not speak fixed newstyle negotiation");
-    }
+    boolean fixed = (greeting.flags() & Nbd.NBD_FLAG_FIXED_NEWSTYLE) != 0;
     noZeroes = (greeting.flags() & Nbd.NBD_FLAG_NO_ZEROES) != 0;
     decoder.noZeroes(noZeroes);
-    ByteBuf flags = Unpooled.buffer(4).writeInt(Nbd.NBD_FLAG_C_FIXED_NEWSTYLE | (noZeroes ? Nbd.NBD_FLAG_C_NO_ZEROES : 0));
+    ByteBuf flags = Unpooled.buffer(4).writeInt((fixed ? Nbd.NBD_FLAG_C_FIXED_NEWSTYLE : 0) | (noZeroes ? Nbd.NBD_FLAG_C_NO_ZEROES : 0));
     channel.writeAndFlush(flags);
+    return fixed;
   }
 
   /** NBD_OPT_STARTTLS, then the TLS handshake; everything after is encrypted. */
@@ -259,7 +262,8 @@ final class NbdHandshake {
     throw new NbdProtocolException("server sent more than " + MAX_REPLIES + " replies to NBD_OPT_GO");
   }
 
-  private ExportInfo exportName(String export, Map<String, Integer> contexts) throws IOException {
+  /** NBD_OPT_EXPORT_NAME: ends the handshake with the export's size and flags (no block sizes, no contexts). */
+  ExportInfo exportName(String export, Map<String, Integer> contexts) throws IOException {
     decoder.expect(NegotiationDecoder.Expect.EXPORT_NAME_REPLY);
     sendOption(Nbd.NBD_OPT_EXPORT_NAME, export.getBytes(StandardCharsets.UTF_8));
     NegotiationDecoder.ExportNameReply r = take(NegotiationDecoder.ExportNameReply.class, "the NBD_OPT_EXPORT_NAME reply");
