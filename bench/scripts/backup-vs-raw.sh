@@ -5,8 +5,8 @@
 # 3 GiB, half the disk full (2 GiB of files, half random, half text-like, a
 # 5% folder /sel of 100 MiB among them), its free space holding the data of
 # deleted files, and p2 a 1 GiB swap partition full of swapped-out pages. Serves it read-only with qemu-nbd
-# over a unix socket and times, as whole processes and alternating, RUNS times
-# each:
+# over a unix socket and times, as whole processes and alternating (the order
+# rotating from round to round), RUNS times each:
 #   raw:     nbdcopy URI - | zstd -T0 -3 > FILE
 #   volumes: pluck backup --mode volumes URI        (into a new repository)
 #   files:   pluck backup URI --volume p1 --include '/sel/**'   (new repository)
@@ -83,12 +83,18 @@ files() { "$root/pluck" backup --repo "$out/rf" "$uri" --volume p1 --include '/s
 # exits: one untimed backup first, so no timed run pays for that.
 fresh "$out/rf"; files >/dev/null; rm -rf "$out/rf"
 raw_t=(); vol_t=(); files_t=()
+# Each command starts from the same state: its previous output removed before the clock starts (a
+# pluck backup into a new repository; the raw approach into a new file, not over 2.6 GiB it would
+# first have to free). The order rotates from one round to the next, so that no command always
+# follows the same one (the raw approach leaves the machine busiest: 2.6 GiB written and freed).
+run_raw() { rm -f "$out/raw.zst"; raw_t+=("$(seconds raw)"); }
+run_volumes() { fresh "$out/rv"; vol_t+=("$(seconds volumes)"); }
+run_files() { fresh "$out/rf"; files_t+=("$(seconds files)"); }
+order=(run_raw run_volumes run_files)
 for i in $(seq "$runs"); do
-  raw_t+=("$(seconds raw)")
-  fresh "$out/rv"
-  vol_t+=("$(seconds volumes)")
-  fresh "$out/rf"
-  files_t+=("$(seconds files)")
+  for j in 0 1 2; do
+    ${order[$(( (i + j) % 3 ))]}
+  done
 done
 raw_size=$(stat -c %s "$out/raw.zst")
 vol_size=$(du -sb "$out/rv" | cut -f1)
