@@ -82,13 +82,27 @@ public enum Codec {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
     try (OutputStream out = switch (this) {
       case ZSTD -> new ZstdCompressorOutputStream(bytes, level);
-      case LZ4 -> new net.jpountz.lz4.LZ4FrameOutputStream(bytes, net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB);
+      case LZ4 -> new net.jpountz.lz4.LZ4FrameOutputStream(bytes, lz4BlockSize(length));
       case XZ -> new XZCompressorOutputStream(bytes, level);
       default -> throw new IllegalStateException();
     }) {
       out.write(data, from, length);
     }
     return bytes.toByteArray();
+  }
+
+  /**
+   * The smallest LZ4 frame block that holds the chunk whole (4 MiB at most): the frame stream
+   * allocates two buffers of its block size per chunk, and 4 MiB ones for every 1 MiB chunk made
+   * lz4 slower than zstd (8 MiB allocated and zeroed per chunk).
+   */
+  private static net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE lz4BlockSize(int length) {
+    for (net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE b : net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.values()) {
+      if (length <= 1 << (2 * b.getIndicator() + 8)) {
+        return b;
+      }
+    }
+    return net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB;
   }
 
   /** Decompresses exactly {@code rawLength} bytes; anything else is damage. */

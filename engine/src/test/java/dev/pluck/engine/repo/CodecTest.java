@@ -60,4 +60,31 @@ class CodecTest {
     }
     assertThat(Codec.LZ4.decompress(theirs.toByteArray(), small.length)).isEqualTo(small);
   }
+
+  /**
+   * An LZ4 chunk's frame declares the smallest block that holds it (the BD byte's size indicator:
+   * 4 = 64 KiB ... 7 = 4 MiB), so reading and writing it allocate buffers of the chunk's size, not
+   * 4 MiB ones; chunks written before, with 4 MiB blocks, still read.
+   */
+  @Test
+  void lz4FramesUseTheSmallestBlockThatHoldsTheChunk() throws Exception {
+    byte[] text = text();
+    int[][] cases = {{4096, 4}, {65536, 4}, {65537, 5}, {1 << 20, 6}, {3 << 20, 7}, {8 << 20, 7}};
+    for (int[] c : cases) {
+      byte[] data = new byte[c[0]];
+      for (int i = 0; i < data.length; i += text.length) {
+        System.arraycopy(text, 0, data, i, Math.min(text.length, data.length - i));
+      }
+      byte[] frame = Codec.LZ4.compress(data, 0, data.length, 0);
+      assertThat(frame[5] >> 4 & 7).as("block size indicator for %d bytes", c[0]).isEqualTo(c[1]);
+      assertThat(Codec.LZ4.decompress(frame, data.length)).isEqualTo(data);
+    }
+    ByteArrayOutputStream old = new ByteArrayOutputStream();
+    try (net.jpountz.lz4.LZ4FrameOutputStream out = new net.jpountz.lz4.LZ4FrameOutputStream(old,
+        net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB)) {
+      out.write(text);
+    }
+    assertThat(old.toByteArray()[5] >> 4 & 7).isEqualTo(7);
+    assertThat(Codec.LZ4.decompress(old.toByteArray(), text.length)).isEqualTo(text);
+  }
 }
