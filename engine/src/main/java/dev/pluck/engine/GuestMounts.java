@@ -178,15 +178,7 @@ public record GuestMounts(String root, List<Mount> mounts) {
           && v.partition().uuid().equalsIgnoreCase(id)).findFirst();
     }
     if (s.startsWith("/dev/mapper/")) {
-      String name = s.substring("/dev/mapper/".length());
-      // device-mapper names double the dashes inside VG and LV names: vg--a-lv--b is vg-a/lv-b
-      for (int i = 1; i < name.length() - 1; i++) {
-        if (name.charAt(i) == '-' && name.charAt(i - 1) != '-' && name.charAt(i + 1) != '-') {
-          String id = name.substring(0, i).replace("--", "-") + "/" + name.substring(i + 1).replace("--", "-");
-          return tree.find(id);
-        }
-      }
-      return Optional.empty();
+      return mapperName(s.substring("/dev/mapper/".length())).flatMap(tree::find);
     }
     if (s.startsWith("/dev/")) {
       String[] parts = s.substring(5).split("/");
@@ -195,6 +187,29 @@ public record GuestMounts(String root, List<Mount> mounts) {
       }
     }
     return Optional.empty();  // /dev/sda1, /dev/vda2: kernel names depend on the guest's hardware
+  }
+
+  /**
+   * "VG/LV" of a device-mapper name, which doubles the dashes inside VG and LV names and joins them
+   * with a single one: {@code vg--a-lv--b} is vg-a/lv-b, {@code data---x} is data-/x (names may
+   * end in a dash, never begin with one). Read left to right, "--" is always a dash of a name.
+   */
+  static Optional<String> mapperName(String name) {
+    StringBuilder vg = new StringBuilder();
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      if (c != '-') {
+        vg.append(c);
+      } else if (i + 1 < name.length() && name.charAt(i + 1) == '-') {
+        vg.append('-');
+        i++;
+      } else {
+        String lv = name.substring(i + 1);
+        return vg.length() == 0 || lv.isEmpty() || lv.startsWith("-") || lv.replace("--", "").contains("-")
+            ? Optional.empty() : Optional.of(vg + "/" + lv.replace("--", "-"));
+      }
+    }
+    return Optional.empty();
   }
 
   /** udev's names of /dev/disk/by-* links: bytes it will not put in a name are written \xHH (a space is \x20). */
