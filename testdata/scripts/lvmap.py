@@ -41,12 +41,15 @@ def layout(argv):
             devices = next(it)
     pe_start = {p["pv_name"]: int(p["pe_start"]) for p in report("pvs", devices, "pv_name,pe_start", "pv")}
     extent = int(report("vgs", devices, "vg_name,vg_extent_size", "vg")[0]["vg_extent_size"])
-    lvs = report("lvs", devices, "lv_name,vg_name,lv_size,segtype,stripes,stripe_size,seg_pe_ranges,seg_start_pe,seg_size_pe", "lv")
+    lvs = report("lvs", devices, "lv_name,vg_name,lv_uuid,vg_uuid,lv_size,segtype,stripes,stripe_size,seg_pe_ranges,seg_start_pe,seg_size_pe", "lv")
     by_lv = {}
     for s in lvs:
         if s["vg_name"] != vg:
             continue
-        lv = by_lv.setdefault(s["lv_name"], {"lv": f"{vg}/{s['lv_name']}", "size": int(s["lv_size"]), "segments": []})
+        # dmUuid: the name device-mapper (and udev's /dev/disk/by-id/dm-uuid-*) gives the LV
+        dm_uuid = "LVM-" + s["vg_uuid"].replace("-", "") + s["lv_uuid"].replace("-", "")
+        lv = by_lv.setdefault(s["lv_name"], {"lv": f"{vg}/{s['lv_name']}", "size": int(s["lv_size"]), "dmUuid": dm_uuid,
+                                             "segments": []})
         stripes = []
         for r in s["seg_pe_ranges"].split():
             dev, pes = r.rsplit(":", 1)

@@ -151,7 +151,8 @@ public record GuestMounts(String root, List<Mount> mounts) {
 
   /**
    * The volume an fstab device names: UUID=, LABEL=, PARTUUID=, PARTLABEL= (a GPT partition's
-   * name), /dev/disk/by-* (udev's links, their \xHH escapes undone), /dev/mapper/VG-LV, /dev/VG/LV.
+   * name), /dev/disk/by-* (udev's links, their \xHH escapes undone), /dev/mapper/VG-LV, /dev/VG/LV, and
+   * LVs as /dev/disk/by-id/dm-name-VG-LV or dm-uuid-LVM-VGIDLVID (Ubuntu's installer writes the latter).
    */
   static Optional<Volume> resolve(String spec, VolumeTree tree) {
     String s = spec;
@@ -179,6 +180,12 @@ public record GuestMounts(String root, List<Mount> mounts) {
     }
     if (s.startsWith("/dev/mapper/")) {
       return mapperName(s.substring("/dev/mapper/".length())).flatMap(tree::find);
+    }
+    if (s.startsWith("/dev/disk/by-id/dm-name-")) {
+      return mapperName(udevUnescape(s.substring("/dev/disk/by-id/dm-name-".length()))).flatMap(tree::find);
+    }
+    if (s.startsWith("/dev/disk/by-id/dm-uuid-")) {
+      return tree.findByDmUuid(s.substring("/dev/disk/by-id/dm-uuid-".length()));
     }
     if (s.startsWith("/dev/")) {
       String[] parts = s.substring(5).split("/");

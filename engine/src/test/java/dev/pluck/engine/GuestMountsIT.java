@@ -13,6 +13,7 @@ import dev.pluck.testdata.Oracle;
 import dev.pluck.testdata.OracleEntry;
 import dev.pluck.testdata.TestDisk;
 import dev.pluck.testdata.TestDisks;
+import dev.pluck.testdata.Tools;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -61,17 +62,102 @@ class GuestMountsIT {
           "PARTLABEL=root /by-partlabel ext4 defaults",
           "/dev/disk/by-partlabel/EFI\\x20system /efi-by-link vfat defaults",
           "PARTLABEL=EFI\\040system /efi-by-name vfat defaults",
+          "/dev/disk/by-id/dm-uuid-" + dmUuid("vg0/data") + " /by-dm-uuid ntfs-3g defaults",
+          "/dev/disk/by-id/dm-name-vg0-home /by-dm-name ext4 defaults",
+          "/dev/disk/by-id/dm-uuid-LVM-" + "0".repeat(64) + " /unknown-dm-uuid ext4 defaults",
           "   # a comment", "garbage"), tree);
       assertThat(more).extracting(GuestMounts.Mount::mountpoint)
           .containsExactly("/mnt/my home", "/quoted", "/kernel-name", "/nothing", "/tmp", "swap", "/by-partlabel", "/efi-by-link",
-              "/efi-by-name");
+              "/efi-by-name", "/by-dm-uuid", "/by-dm-name", "/unknown-dm-uuid");
       assertThat(more).extracting(GuestMounts.Mount::volume)
           .containsExactly(byLabel(o, "home"), byLabel(o, "home"), null, null, null, null, byLabel(o, "root"), byLabel(o, "EFI"),
-              byLabel(o, "EFI"));
+              byLabel(o, "EFI"), byLabel(o, "data"), byLabel(o, "home"), null);
       assertThat(more.get(2).note()).contains("no volume matches /dev/vda3");
       assertThat(more.get(4).note()).isEqualTo("not a disk filesystem");
       assertThat(more.get(5).note()).isEqualTo("a swap file");
     }
+  }
+
+  /**
+   * Ubuntu's installer names LVs in fstab by {@code /dev/disk/by-id/dm-uuid-LVM-<VG id><LV id>}:
+   * here a root LV and a home LV of a VG with a dash in its name, as a custom layout of that
+   * installer writes them. pluck resolves both lines and backs up /home's files by guest path.
+   */
+  @Test
+  void ubuntuStyleDmUuidLinesMountTheirLvs(@TempDir Path dir) throws Exception {
+    Path pv = dir.resolve("pv.img");
+    try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(pv.toFile(), "rw")) {
+      f.setLength(80 << 20);
+    }
+    String vg = "ubuntu-vg-" + Long.toHexString(System.nanoTime() & 0xffffff);
+    Map<String, String> dmUuids = new java.util.HashMap<>();
+    Map<String, Long> offsets = new java.util.HashMap<>();
+    String loop = Tools.runOk("losetup", "--find", "--show", pv.toString()).stdout().trim();
+    try {
+      lvm("pvcreate", "-q", loop);
+      lvm("vgcreate", "-q", "-s", "4m", vg, loop);
+      lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "ubuntu-lv", vg);
+      lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "home-lv", vg);
+      com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+      long peStart = json.readTree(lvm("pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pe_start", loop))
+          .path("report").get(0).path("pv").get(0).path("pe_start").asLong();
+      for (com.fasterxml.jackson.databind.JsonNode lv : json.readTree(lvm("lvs", "--driverloaded", "n", "--reportformat", "json",
+          "-o", "lv_name,vg_uuid,lv_uuid,seg_pe_ranges", vg)).path("report").get(0).path("lv")) {
+        String name = lv.path("lv_name").asText();
+        dmUuids.put(name, "LVM-" + lv.path("vg_uuid").asText().replace("-", "") + lv.path("lv_uuid").asText().replace("-", ""));
+        String range = lv.path("seg_pe_ranges").asText();  // "/dev/loop0:8-15"
+        offsets.put(name, peStart + Long.parseLong(range.substring(range.lastIndexOf(':') + 1, range.lastIndexOf('-'))) * (4 << 20));
+      }
+    } finally {
+      Tools.run(java.time.Duration.ofMinutes(1), List.of("losetup", "-d", loop));
+    }
+    Path root = dir.resolve("root");
+    java.nio.file.Files.createDirectories(root.resolve("etc"));
+    java.nio.file.Files.createDirectories(root.resolve("home"));
+    java.nio.file.Files.writeString(root.resolve("etc/fstab"), "# / was on /dev/" + vg + "/ubuntu-lv during curtin installation\n"
+        + "/dev/disk/by-id/dm-uuid-" + dmUuids.get("ubuntu-lv") + " / ext4 defaults 0 1\n"
+        + "# /home was on /dev/" + vg + "/home-lv during curtin installation\n"
+        + "/dev/disk/by-id/dm-uuid-" + dmUuids.get("home-lv") + " /home ext4 defaults 0 1\n");
+    Path home = dir.resolve("home");
+    java.nio.file.Files.createDirectories(home.resolve("ubuntu"));
+    java.nio.file.Files.writeString(home.resolve("ubuntu/notes.txt"), "kept\n");
+    for (String[] lv : new String[][] {{"ubuntu-lv", root.toString()}, {"home-lv", home.toString()}}) {
+      Path fs = dir.resolve(lv[0] + ".img");
+      Tools.runOk("mkfs.ext4", "-q", "-d", lv[1], fs.toString(), "32M");
+      Tools.runOk("dd", "if=" + fs, "of=" + pv, "bs=1M", "seek=" + offsets.get(lv[0]), "oflag=seek_bytes", "conv=notrunc", "status=none");
+    }
+
+    try (BlockDevice img = FileBlockDevice.open(pv); Repository repo = BackupIT.repo(dir.resolve("repo"))) {
+      VolumeTree tree = VolumeTree.probe(List.of(new VolumeTree.Disk("0", img)));
+      GuestMounts g = GuestMounts.find(tree).orElseThrow();
+      assertThat(g.root()).isEqualTo(vg + "/ubuntu-lv");
+      assertThat(g.mounts()).extracting(GuestMounts.Mount::mountpoint, GuestMounts.Mount::volume).containsExactly(
+          org.assertj.core.groups.Tuple.tuple("/", vg + "/ubuntu-lv"), org.assertj.core.groups.Tuple.tuple("/home", vg + "/home-lv"));
+      Backup.Options options = new Backup.Options(Backup.Mode.FILES, List.of(), List.of("/home/**"), List.of(), false, List.of(), false,
+          List.of(), null, new Snapshot.Source("vm", List.of("0"), List.of()), "backup", "test", null, null);
+      Snapshot s = repo.snapshot(Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options).snapshot());
+      assertThat(paths(repo, s, vg + "/home-lv")).contains("/ubuntu", "/ubuntu/notes.txt");
+    }
+  }
+
+  private static String lvm(String... command) {
+    List<String> c = new ArrayList<>(List.of("env", "LVM_SUPPRESS_FD_WARNINGS=1"));
+    c.addAll(List.of(command));
+    Tools.Result r = Tools.run(java.time.Duration.ofMinutes(2), c);
+    assertThat(r.exitCode()).as("%s: %s", String.join(" ", command), r.stderr()).isZero();
+    return r.stdout();
+  }
+
+  /** The device-mapper UUID of an LV, as LVM's own report gives it (testdata's lvmap.py layout). */
+  private static String dmUuid(String lv) throws java.io.IOException {
+    com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+    for (String line : java.nio.file.Files.readAllLines(DISK.dir().resolve("lvm-layout.jsonl"))) {
+      com.fasterxml.jackson.databind.JsonNode n = json.readTree(line);
+      if (n.path("lv").asText().equals(lv)) {
+        return n.path("dmUuid").asText();
+      }
+    }
+    throw new AssertionError("no LV " + lv + " in the layout");
   }
 
   @Test

@@ -24,11 +24,14 @@ public final class VolumeTree {
   private final List<DiskInfo> disks;
   private final List<Volume> volumes;
   private final List<String> warnings;
+  /** LV ids by the UUID device-mapper gives them: "LVM-" + the VG's and the LV's ids without dashes. */
+  private final Map<String, String> lvByDmUuid;
 
-  private VolumeTree(List<DiskInfo> disks, List<Volume> volumes, List<String> warnings) {
+  private VolumeTree(List<DiskInfo> disks, List<Volume> volumes, List<String> warnings, Map<String, String> lvByDmUuid) {
     this.disks = List.copyOf(disks);
     this.volumes = List.copyOf(volumes);
     this.warnings = List.copyOf(warnings);
+    this.lvByDmUuid = Map.copyOf(lvByDmUuid);
   }
 
   public List<DiskInfo> disks() {
@@ -56,6 +59,16 @@ public final class VolumeTree {
     return volumes.stream().filter(v -> v.id().equals(selector)).findFirst();
   }
 
+  /**
+   * The LV that device-mapper names by this UUID ({@code LVM-} and the VG's and LV's 32-character
+   * ids without dashes), as guests' {@code /dev/disk/by-id/dm-uuid-LVM-...} links do (Ubuntu's
+   * installer writes LVM volumes into fstab that way).
+   */
+  public Optional<Volume> findByDmUuid(String dmUuid) {
+    String id = lvByDmUuid.get(dmUuid);
+    return id == null ? Optional.empty() : find(id);
+  }
+
   public static VolumeTree probe(List<Disk> input) throws IOException {
     List<DiskInfo> infos = new ArrayList<>();
     List<Volume> volumes = new ArrayList<>();
@@ -79,12 +92,13 @@ public final class VolumeTree {
             p.offset(), p.size(), List.of(), "", view, p));
       }
     }
-    volumes.addAll(logicalVolumes(volumes, warnings));
-    return new VolumeTree(infos, volumes, warnings);
+    Map<String, String> lvByDmUuid = new LinkedHashMap<>();
+    volumes.addAll(logicalVolumes(volumes, warnings, lvByDmUuid));
+    return new VolumeTree(infos, volumes, warnings, lvByDmUuid);
   }
 
   /** Reads every PV's metadata, groups PVs into VGs by the newest metadata, and maps their LVs. */
-  private static List<Volume> logicalVolumes(List<Volume> volumes, List<String> warnings) {
+  private static List<Volume> logicalVolumes(List<Volume> volumes, List<String> warnings, Map<String, String> lvByDmUuid) {
     Map<String, Map<String, Object>> newestByVg = new LinkedHashMap<>();
     Map<String, Long> seqnoByVg = new LinkedHashMap<>();
     Map<String, Volume> pvByUuid = new LinkedHashMap<>();
@@ -128,7 +142,7 @@ public final class VolumeTree {
     List<Volume> out = new ArrayList<>();
     for (Map<String, Object> vg : newestByVg.values()) {
       try {
-        out.addAll(volumeGroup(vg, pvByUuid, labelByUuid, warnings));
+        out.addAll(volumeGroup(vg, pvByUuid, labelByUuid, warnings, lvByDmUuid));
       } catch (RuntimeException e) {
         warnings.add("VG " + vg.get("__name") + ": metadata not understood: " + e.getMessage());
       }
@@ -138,8 +152,9 @@ public final class VolumeTree {
 
   @SuppressWarnings("unchecked")
   private static List<Volume> volumeGroup(Map<String, Object> vg, Map<String, Volume> pvByUuid, Map<String, LvmLabel> labels,
-      List<String> warnings) throws RuntimeException {
+      List<String> warnings, Map<String, String> lvByDmUuid) throws RuntimeException {
     String name = (String) vg.get("__name");
+    String vgId = String.valueOf(vg.getOrDefault("id", "")).replace("-", "");
     long extentBytes = Math.multiplyExact(number(vg, "extent_size"), 512);
     if (extentBytes <= 0) {
       throw new IllegalArgumentException("extent_size must be positive");
@@ -218,6 +233,10 @@ public final class VolumeTree {
         }
       }
       String id = name + "/" + e.getKey();
+      String lvId = String.valueOf(lv.getOrDefault("id", "")).replace("-", "");
+      if (vgId.length() == 32 && lvId.length() == 32) {
+        lvByDmUuid.put("LVM-" + vgId + lvId, id);
+      }
       String type = segs.isEmpty() ? String.valueOf(unsupported)
           : segs.stream().allMatch(x -> x.areas().size() == 1) ? "linear" : "striped";
       if (unsupported != null || missing) {
