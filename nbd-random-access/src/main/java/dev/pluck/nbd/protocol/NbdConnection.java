@@ -146,11 +146,7 @@ public final class NbdConnection implements Closeable {
       if (structured && !options.metaContexts().isEmpty()) {
         contexts = h.metaContexts(Nbd.NBD_OPT_SET_META_CONTEXT, uri.exportName(), options.metaContexts());
       }
-      ExportInfo info = h.go(uri.exportName(), contexts, structured, extended);
-      h.finish();
-      NbdConnection c = new NbdConnection(uri, ch, info, options.requestTimeout());
-      ch.pipeline().addLast("nbd-replies", c.new ReplyDecoder());
-      return c;
+      return transmission(uri, ch, h, h.go(uri.exportName(), contexts, structured, extended), options);
     } catch (IOException | RuntimeException e) {
       ch.close();
       throw e;
@@ -173,7 +169,11 @@ public final class NbdConnection implements Closeable {
       }
       ((Listing[]) listRequest[1])[0] = new Listing(List.of(), Map.of(), List.of());
     }
-    ExportInfo info = h.exportName(uri.exportName(), Map.of());
+    return transmission(uri, ch, h, h.exportName(uri.exportName(), Map.of()), options);
+  }
+
+  /** The handshake is over: replies to commands take the channel over. */
+  private static NbdConnection transmission(NbdUri uri, Channel ch, NbdHandshake h, ExportInfo info, NbdOptions options) {
     h.finish();
     NbdConnection c = new NbdConnection(uri, ch, info, options.requestTimeout());
     ch.pipeline().addLast("nbd-replies", c.new ReplyDecoder());
