@@ -516,11 +516,13 @@ class BackupIT {
     }
   }
 
-  private static void lvm(String... command) {
+  /** Runs an LVM command (without its descriptor warnings), which must succeed; its stdout. */
+  static String lvm(String... command) {
     List<String> c = new ArrayList<>(List.of("env", "LVM_SUPPRESS_FD_WARNINGS=1"));
     c.addAll(List.of(command));
     dev.pluck.testdata.Tools.Result r = dev.pluck.testdata.Tools.run(java.time.Duration.ofMinutes(2), c);
     assertThat(r.exitCode()).as("%s: %s", String.join(" ", command), r.stderr()).isZero();
+    return r.stdout();
   }
 
   /** An LV of one segment of {@code extents} extents, as vgcfgbackup writes it. */

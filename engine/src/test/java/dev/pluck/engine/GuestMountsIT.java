@@ -94,14 +94,14 @@ class GuestMountsIT {
     Map<String, Long> offsets = new java.util.HashMap<>();
     String loop = Tools.runOk("losetup", "--find", "--show", pv.toString()).stdout().trim();
     try {
-      lvm("pvcreate", "-q", loop);
-      lvm("vgcreate", "-q", "-s", "4m", vg, loop);
-      lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "ubuntu-lv", vg);
-      lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "home-lv", vg);
+      BackupIT.lvm("pvcreate", "-q", loop);
+      BackupIT.lvm("vgcreate", "-q", "-s", "4m", vg, loop);
+      BackupIT.lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "ubuntu-lv", vg);
+      BackupIT.lvm("lvcreate", "--driverloaded", "n", "-an", "-Zn", "-L", "32m", "-n", "home-lv", vg);
       com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
-      long peStart = json.readTree(lvm("pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pe_start", loop))
+      long peStart = json.readTree(BackupIT.lvm("pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o", "pe_start", loop))
           .path("report").get(0).path("pv").get(0).path("pe_start").asLong();
-      for (com.fasterxml.jackson.databind.JsonNode lv : json.readTree(lvm("lvs", "--driverloaded", "n", "--reportformat", "json",
+      for (com.fasterxml.jackson.databind.JsonNode lv : json.readTree(BackupIT.lvm("lvs", "--driverloaded", "n", "--reportformat", "json",
           "-o", "lv_name,vg_uuid,lv_uuid,seg_pe_ranges", vg)).path("report").get(0).path("lv")) {
         String name = lv.path("lv_name").asText();
         dmUuids.put(name, "LVM-" + lv.path("vg_uuid").asText().replace("-", "") + lv.path("lv_uuid").asText().replace("-", ""));
@@ -138,14 +138,6 @@ class GuestMountsIT {
       Snapshot s = repo.snapshot(Backup.run(repo, List.of(new VolumeTree.Disk("0", img)), options).snapshot());
       assertThat(paths(repo, s, vg + "/home-lv")).contains("/ubuntu", "/ubuntu/notes.txt");
     }
-  }
-
-  private static String lvm(String... command) {
-    List<String> c = new ArrayList<>(List.of("env", "LVM_SUPPRESS_FD_WARNINGS=1"));
-    c.addAll(List.of(command));
-    Tools.Result r = Tools.run(java.time.Duration.ofMinutes(2), c);
-    assertThat(r.exitCode()).as("%s: %s", String.join(" ", command), r.stderr()).isZero();
-    return r.stdout();
   }
 
   /** The device-mapper UUID of an LV, as LVM's own report gives it (testdata's lvmap.py layout). */
