@@ -5,7 +5,11 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 import org.apache.commons.compress.compressors.xz.XZCompressorInputStream;
 import org.apache.commons.compress.compressors.xz.XZCompressorOutputStream;
 import org.apache.commons.compress.compressors.zstandard.ZstdCompressorInputStream;
@@ -73,11 +77,19 @@ public enum Codec {
       // zstd-jni's one-shot call: the same frames as Commons Compress's zstd stream (which wraps
       // zstd-jni), without its stream buffers, several times faster on 1 MiB chunks.
       byte[] out = new byte[(int) Zstd.compressBound(length)];
-      long n = Zstd.compressByteArray(out, 0, out.length, data, from, length, level);
-      if (Zstd.isError(n)) {
-        throw new IOException("zstd: " + Zstd.getErrorName(n));
+      ZstdCompressCtx ctx = ZstdContexts.COMPRESS.poll();
+      if (ctx == null) {
+        ctx = new ZstdCompressCtx();
       }
-      return java.util.Arrays.copyOf(out, (int) n);
+      int n;
+      try {
+        n = ctx.setLevel(level).compressByteArray(out, 0, out.length, data, from, length);
+      } catch (ZstdException e) {
+        ctx.close();
+        throw new IOException("zstd: " + e.getMessage(), e);
+      }
+      ZstdContexts.COMPRESS.offer(ctx);
+      return java.util.Arrays.copyOf(out, n);
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
     try (OutputStream out = switch (this) {
@@ -105,6 +117,17 @@ public enum Codec {
     return net.jpountz.lz4.LZ4FrameOutputStream.BLOCKSIZE.SIZE_4MB;
   }
 
+  /**
+   * zstd contexts kept from one chunk to the next. A context per chunk (what zstd-jni's static
+   * one-shot calls make) mapped, faulted in and cleared about 2 MiB of tables for every 1 MiB chunk.
+   * A context is taken by one thread at a time, so the queues hold at most as many as ever ran at
+   * once (the chunk workers).
+   */
+  private static final class ZstdContexts {
+    static final ConcurrentLinkedQueue<ZstdCompressCtx> COMPRESS = new ConcurrentLinkedQueue<>();
+    static final ConcurrentLinkedQueue<ZstdDecompressCtx> DECOMPRESS = new ConcurrentLinkedQueue<>();
+  }
+
   /** Decompresses exactly {@code rawLength} bytes; anything else is damage. */
   public byte[] decompress(byte[] stored, int rawLength) throws IOException {
     if (this == NONE) {
@@ -115,10 +138,20 @@ public enum Codec {
     }
     byte[] out = new byte[rawLength];
     if (this == ZSTD) {
-      long n = Zstd.decompressByteArray(out, 0, rawLength, stored, 0, stored.length);
-      if (Zstd.isError(n) || n != rawLength) {
-        throw new IOException("chunk decompresses to " + (Zstd.isError(n) ? "an error (" + Zstd.getErrorName(n) + ")" : n + " bytes")
-            + ", expected " + rawLength);
+      ZstdDecompressCtx ctx = ZstdContexts.DECOMPRESS.poll();
+      if (ctx == null) {
+        ctx = new ZstdDecompressCtx();
+      }
+      int n;
+      try {
+        n = ctx.decompressByteArray(out, 0, rawLength, stored, 0, stored.length);
+      } catch (ZstdException e) {
+        ctx.close();  // a failed frame may leave the context mid-frame: not reused
+        throw new IOException("chunk decompresses to an error (" + e.getMessage() + "), expected " + rawLength + " bytes", e);
+      }
+      ZstdContexts.DECOMPRESS.offer(ctx);
+      if (n != rawLength) {
+        throw new IOException("chunk decompresses to " + n + " bytes, expected " + rawLength);
       }
       return out;
     }

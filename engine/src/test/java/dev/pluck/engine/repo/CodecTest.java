@@ -87,4 +87,50 @@ class CodecTest {
     assertThat(old.toByteArray()[5] >> 4 & 7).isEqualTo(7);
     assertThat(Codec.LZ4.decompress(old.toByteArray(), text.length)).isEqualTo(text);
   }
+
+  /**
+   * zstd contexts are kept between chunks and shared by the chunk workers: whatever a context did
+   * before (another level, a larger chunk, a damaged frame), the next chunk's frame is the one a
+   * fresh context makes, and reads back.
+   */
+  @Test
+  void zstdContextsReusedAcrossThreadsAndLevelsMakeTheSameFrames() throws Exception {
+    byte[] text = text();
+    int[] levels = {1, 2, 3, 9, 19};
+    java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+    try {
+      java.util.List<java.util.concurrent.Future<?>> work = new java.util.ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        int seed = t;
+        work.add(pool.submit(() -> {
+          Random r = new Random(seed);
+          for (int i = 0; i < 40; i++) {
+            int from = r.nextInt(text.length / 2);
+            int length = 1 + r.nextInt(text.length - from);
+            int level = levels[r.nextInt(levels.length)];
+            byte[] stored = Codec.ZSTD.compress(text, from, length, level);
+            byte[] fresh = com.github.luben.zstd.Zstd.compress(java.util.Arrays.copyOfRange(text, from, from + length), level);
+            assertThat(stored).as("chunk %d+%d at level %d", from, length, level).isEqualTo(fresh);
+            if (r.nextInt(8) == 0) {  // a damaged frame in between
+              byte[] bad = stored.clone();
+              bad[bad.length / 2] ^= 0x55;
+              bad[bad.length - 1] ^= 0x55;
+              try {
+                Codec.ZSTD.decompress(bad, length);  // may decode (frames carry no checksum), to other bytes
+              } catch (java.io.IOException expected) {
+                assertThat(expected).hasMessageContaining("expected " + length);
+              }
+            }
+            assertThat(Codec.ZSTD.decompress(stored, length)).isEqualTo(java.util.Arrays.copyOfRange(text, from, from + length));
+          }
+          return null;
+        }));
+      }
+      for (java.util.concurrent.Future<?> f : work) {
+        f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
 }
