@@ -91,7 +91,7 @@ public final class Prune {
       }
     }
     int written = 0;
-    Repository.PackWriter w = null;
+    PackWriter w = null;
     long toCopy = moveEntries.stream().mapToLong(Pack.Entry::storedLength).sum();
     long copied = 0;
     for (int i = 0; i < moveEntries.size(); i++) {
@@ -99,7 +99,7 @@ public final class Prune {
       listener.progress("repacking: " + (i + 1) + " of " + moveEntries.size() + " chunks", copied, toCopy);
       copied += e.storedLength();
       if (w == null) {
-        w = new Repository.PackWriter(storage.scratch());
+        w = new PackWriter(storage.scratch());
       }
       w.add(e.id(), e.codec(), storage.get(moveFrom.get(i), e.offset(), e.storedLength()), e.rawLength());
       if (w.size() >= repo.config().packSize() || i == moveEntries.size() - 1) {
