@@ -98,7 +98,7 @@ final class DemoCommand implements Callable<Integer> {
       }
 
       Path repoDir = work.resolve("repo");
-      Repository.init(new LocalStorage(repoDir), Config.defaults("zstd:2")).close();
+      Repository.init(new LocalStorage(repoDir), Config.defaults(Config.DEFAULT_COMPRESSION)).close();
       Backup.Options options = new Backup.Options(Backup.Mode.FILES, List.of(), List.of("/home/**", "/etc/**"), List.of(), false, List.of(),
           false, List.of("demo"), null, new Snapshot.Source("demo-vm", List.of("disk0"), List.of()), "backup",
           InetAddress.getLocalHost().getHostName(), null, null);

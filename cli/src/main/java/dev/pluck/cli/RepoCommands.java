@@ -58,7 +58,7 @@ final class RepoCommands {
     @Spec CommandSpec spec;
     @Mixin RepoOption repo = new RepoOption();
 
-    @Option(names = "--compression", defaultValue = "zstd:2", paramLabel = "CODEC[:LEVEL]",
+    @Option(names = "--compression", defaultValue = Config.DEFAULT_COMPRESSION, paramLabel = "CODEC[:LEVEL]",
         description = "zstd[:1-22], lz4, xz[:0-9] or none (default ${DEFAULT-VALUE}).")
     String compression;
 

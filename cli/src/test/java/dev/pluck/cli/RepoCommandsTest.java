@@ -36,6 +36,26 @@ class RepoCommandsTest {
     }
   }
 
+  /** Without --compression, init makes a zstd level 1 repository whose chunks are level-1 frames. */
+  @Test
+  void initDefaultsToZstdLevelOne(@TempDir Path dir) throws Exception {
+    assertThat(CliRun.of("init", "--repo", dir.toString()).exit()).isZero();
+    assertThat(JSON.readTree(Files.readString(dir.resolve("config"))).get("compression").asText()).isEqualTo("zstd:1");
+    StringBuilder text = new StringBuilder();
+    Random r = new Random(9);
+    while (text.length() < 1 << 20) {
+      text.append("word").append(r.nextInt(5000)).append(r.nextBoolean() ? ' ' : '\n');
+    }
+    byte[] data = text.toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    try (Repository repo = Repository.open(new LocalStorage(dir))) {
+      Repository.Prepared p = repo.prepare(data, 0, data.length);
+      assertThat(p.codec()).isEqualTo(dev.pluck.engine.repo.Codec.ZSTD);
+      assertThat(p.stored()).as("a level-1 frame").isEqualTo(com.github.luben.zstd.Zstd.compress(data, 1))
+          .isNotEqualTo(com.github.luben.zstd.Zstd.compress(data, 2));
+      assertThat(p.codec().decompress(p.stored(), data.length)).isEqualTo(data);
+    }
+  }
+
   @Test
   void repositoryVerbs(@TempDir Path dir) throws Exception {
     assertThat(CliRun.of("init", "--repo", dir.toString(), "--compression", "zstd:5", "--chunk-size", "65536").exit()).isZero();
