@@ -898,8 +898,8 @@ public final class Backup {
     long wanted = total(rest);
     foresee(dirty == null ? wanted : total(VolumeRange.intersect(rest, dirty)));
     BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
-    skip("zero", out.zero());
-    skip("unchanged", wanted - out.read());
+    skip("zero", out.zero() + out.holes());
+    skip("unchanged", wanted - out.read() - out.holes());
     return out.volume();
   }
 
@@ -939,8 +939,8 @@ public final class Backup {
     List<VolumeRange> dirty = dirty(v, parentVolume);  // an image is the volume's raw bytes: no journal replay
     foresee(total(dirty == null ? ranges : VolumeRange.intersect(ranges, dirty)));
     BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume);
-    skip("zero", out.zero());
-    skip("unchanged", used - out.read());
+    skip("zero", out.zero() + out.holes());
+    skip("unchanged", used - out.read() - out.holes());
     return out.volume();
   }
 

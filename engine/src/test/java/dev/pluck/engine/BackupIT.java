@@ -307,6 +307,75 @@ class BackupIT {
     }
   }
 
+  /**
+   * Over NBD, a volumes backup asks the server's block status and never reads what it says reads
+   * as zeros, even where the filesystem calls the blocks allocated (here: an ext4's inode tables
+   * that mkfs left unwritten, holes in the image file); the images still equal the volumes.
+   */
+  @Test
+  void volumeBytesTheServerReportsAsZerosAreNotRead(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    try (dev.pluck.testdata.QemuNbd server = dev.pluck.testdata.QemuNbd.serve(disk.image());
+        Repository repo = repo(dir); Recording nbd = new Recording(dev.pluck.nbd.NbdBlockDevice.open(server.uri()));
+        BlockDevice plain = FileBlockDevice.open(disk.image())) {
+      VolumeTree tree = probe(plain);
+      // Holes of the image file inside the chosen volumes' allocated ranges: what must not be read.
+      List<VolumeRange> unread = new ArrayList<>();
+      long usedBytes = 0;
+      for (String id : List.of("p3", "vg0/data", "vg0/home")) {
+        Volume v = tree.find(id).orElseThrow();
+        List<VolumeRange> used;
+        try (FileSystem fs = FileSystems.open(v)) {
+          used = fs.allocatedRanges();
+        }
+        usedBytes += used.stream().mapToLong(VolumeRange::length).sum();
+        List<VolumeRange> zero = new ArrayList<>();
+        for (dev.pluck.nbd.Extent e : v.device().blockStatus(BlockDevice.BASE_ALLOCATION, 0, v.size())) {
+          if (e.readsAsZeros()) {
+            zero.add(new VolumeRange(e.offset(), e.length()));
+          }
+        }
+        for (VolumeRange r : VolumeRange.intersect(used, zero)) {  // volume offsets to disk offsets (one disk here)
+          List<Volume.Segment> segments = v.segments().isEmpty() ? List.of(new Volume.Segment(id, 0, v.offset(), v.size())) : v.segments();
+          long segmentStart = 0;  // the segment's first byte in the volume
+          for (Volume.Segment seg : segments) {
+            long from = Math.max(r.offset(), segmentStart);
+            long to = Math.min(r.end(), segmentStart + seg.length());
+            if (from < to) {
+              unread.add(new VolumeRange(seg.offset() + from - segmentStart, to - from));
+            }
+            segmentStart += seg.length();
+          }
+        }
+      }
+      long unreadBytes = unread.stream().mapToLong(VolumeRange::length).sum();
+      assertThat(unreadBytes).as("allocated bytes the image keeps as holes").isGreaterThan(1L << 20);
+      Backup.Result r = Backup.run(repo, List.of(new VolumeTree.Disk("0", nbd)),
+          options(Backup.Mode.VOLUMES, List.of("p3", "vg0/data", "vg0/home"), List.of()));
+      // Image blocks read: every allocated byte but those; the server saw no more of them than the
+      // metadata reads (inode tables read to walk the filesystem) account for.
+      assertThat(r.bytesRead().get("data")).as("image bytes read").isEqualTo(usedBytes - unreadBytes);
+      long seen = unread.stream().mapToLong(u -> nbd.bytesWithin(u.offset(), u.end())).sum();
+      assertThat(seen).as("bytes the server read of those zeros").isLessThanOrEqualTo(r.bytesRead().get("metadata"));
+      assertThat(r.bytesSkipped().get("zero")).isGreaterThanOrEqualTo(unreadBytes);
+      Snapshot s = repo.snapshot(r.snapshot());
+      for (Snapshot.Volume v : s.volumes()) {
+        Volume source = tree.find(v.id()).orElseThrow();
+        BlockDevice image = BlockMap.open(repo, v);
+        List<VolumeRange> used;
+        try (FileSystem fs = FileSystems.open(source)) {
+          used = fs.allocatedRanges();
+        }
+        for (VolumeRange u : used) {
+          for (long at = u.offset(); at < u.end(); at += 1 << 20) {
+            int n = (int) Math.min(1 << 20, u.end() - at);
+            assertThat(image.read(at, n)).as("%s at %d", v.id(), at).isEqualTo(source.device().read(at, n));
+          }
+        }
+      }
+    }
+  }
+
   /** --exclude-caches keeps a valid CACHEDIR.TAG and leaves its directory's contents out; --exclude-if-present likewise. */
   @Test
   void cacheDirectoriesAndMarkedOnesAreLeftOut(@TempDir Path dir) throws Exception {

@@ -289,18 +289,57 @@ public final class ReadPlanner {
     }
   }
 
-  /** Splits the spans by block status, lazily, a window at a time. */
+  /**
+   * Splits the spans by block status, lazily, a window at a time. The status of a window is asked
+   * once for every span in it: a volume's thousands of allocated ranges cost a few block-status
+   * round trips, not one each.
+   */
   private final class Pieces implements Iterator<Piece> {
     private static final long WINDOW = 1L << 30;
     private final Iterator<Range> spans;
+    private final long lastEnd;
     private final long[] counters;
     private final Deque<Piece> ready = new ArrayDeque<>();
     private Range span;
     private long pos;
+    /** Block status of the current window, up to {@link #statusEnd}; {@link #cursor}: the first extent still ahead. */
+    private List<Extent> status = List.of();
+    private long statusEnd = -1;
+    private int cursor;
 
     Pieces(List<Range> spans, long[] counters) {
       this.spans = spans.iterator();
+      this.lastEnd = spans.isEmpty() ? 0 : spans.get(spans.size() - 1).end();
       this.counters = counters;
+    }
+
+    /** The status of {@code [offset, offset + length)} (offsets only grow from call to call). */
+    private List<Extent> status(String context, long offset, long length) throws IOException {
+      long end = offset + length;
+      if (end > statusEnd) {
+        long ask = Math.max(length, Math.min(WINDOW, lastEnd - offset));
+        status = device.blockStatus(context, offset, ask);
+        statusEnd = offset + ask;
+        cursor = 0;
+      }
+      while (cursor < status.size() && status.get(cursor).offset() + status.get(cursor).length() <= offset) {
+        cursor++;
+      }
+      List<Extent> out = new ArrayList<>();
+      long at = offset;
+      for (int i = cursor; i < status.size() && status.get(i).offset() < end; i++) {
+        Extent e = status.get(i);
+        long from = Math.max(e.offset(), offset);
+        if (from != at) {
+          break;
+        }
+        at = Math.min(e.offset() + e.length(), end);
+        out.add(new Extent(from, at - from, e.flags()));
+      }
+      if (at != end) {  // skipping what block status leaves out would lose wanted bytes unseen
+        throw new BlockDeviceException(context + " block status does not cover " + at + ".." + end, at, end - at, null);
+      }
+      return out;
     }
 
     @Override
@@ -328,12 +367,12 @@ public final class ReadPlanner {
       switch (options.filter()) {
         case NONE -> add(new Piece(offset, length, false));
         case SKIP_ZEROS -> {
-          for (Extent e : device.blockStatus(BlockDevice.BASE_ALLOCATION, offset, length)) {
+          for (Extent e : status(BlockDevice.BASE_ALLOCATION, offset, length)) {
             add(new Piece(e.offset(), e.length(), e.readsAsZeros()));
           }
         }
         case ONLY_DIRTY -> {
-          for (Extent e : device.blockStatus(options.dirtyContext(), offset, length)) {
+          for (Extent e : status(options.dirtyContext(), offset, length)) {
             if ((e.flags() & Extent.DIRTY) != 0) {
               add(new Piece(e.offset(), e.length(), false));
             } else {

@@ -152,6 +152,55 @@ class ReadPlannerTest {
     }
   }
 
+  /**
+   * Hundreds of scattered wanted ranges (a volume's allocated runs) take one block-status round trip
+   * per window, not one each; holes among them are still reported and not read.
+   */
+  @Test
+  void blockStatusIsAskedOncePerWindowForManyRanges() throws IOException {
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.truncate(0);
+      ch.write(ByteBuffer.wrap(bytes, 0, 4 << 20), 0);
+      ch.write(ByteBuffer.wrap(bytes, 12 << 20, 4 << 20), 12 << 20);
+    }
+    java.util.Arrays.fill(bytes, 4 << 20, 12 << 20, (byte) 0);
+    AtomicInteger statusCalls = new AtomicInteger();
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image)) {
+      @Override
+      public List<Extent> blockStatus(String c, long o, long l) throws IOException {
+        statusCalls.incrementAndGet();
+        return super.blockStatus(c, o, l);
+      }
+    }) {
+      List<ReadPlanner.Range> wanted = new ArrayList<>();
+      for (long at = 0; at < bytes.length; at += 64 << 10) {
+        wanted.add(new ReadPlanner.Range(at + 4096, 8192));
+      }
+      List<long[]> zeros = new ArrayList<>();
+      List<long[]> got = collect(new ReadPlanner(dev, ReadPlanner.Options.defaults().withGap(0).withFilter(ReadPlanner.Filter.SKIP_ZEROS)),
+          wanted, zeros);
+      assertThat(statusCalls.get()).as("block-status calls for %d ranges", wanted.size()).isEqualTo(1);
+      assertThat(zeros.stream().mapToLong(z -> z[1]).sum()).as("wanted bytes in the hole").isEqualTo(128L * 8192);
+      assertThat(got.stream().mapToLong(g -> Math.max(0, g[1])).sum()).as("wanted bytes handed over as data").isEqualTo(128L * 8192);
+      assertThat(dev.reads.stream().mapToLong(r -> r[1]).sum()).as("bytes read").isEqualTo(128L * 8192);
+    }
+  }
+
+  /** A device whose block status leaves part of a wanted range out fails the plan instead of skipping it unseen. */
+  @Test
+  void blockStatusThatLeavesAGapFailsThePlan() throws IOException {
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image)) {
+      @Override
+      public List<Extent> blockStatus(String c, long o, long l) {
+        return List.of(new Extent(o, Math.min(l, 1 << 20), 0), new Extent(o + (2 << 20), l - (2 << 20), 0));
+      }
+    }) {
+      ReadPlanner p = new ReadPlanner(dev, ReadPlanner.Options.defaults().withFilter(ReadPlanner.Filter.SKIP_ZEROS));
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.read(List.of(new ReadPlanner.Range(0, 8 << 20)), (o, d) -> { }))
+          .isInstanceOf(BlockDeviceException.class).hasMessageContaining("does not cover 1048576..");
+    }
+  }
+
   @Test
   void aFailedReadFailsThePlanWithWhere() throws IOException {
     BlockDevice failing = new CountingDevice(FileBlockDevice.open(image)) {

@@ -21,8 +21,11 @@ import java.util.concurrent.CompletableFuture;
 public final class BlockMap {
   private BlockMap() {}
 
-  /** What {@link #write} stored and how many bytes it read ({@code zero}: read, but blocks of zeros). */
-  public record Written(Snapshot.Volume volume, long read, long zero) {}
+  /**
+   * What {@link #write} stored and how many bytes it read ({@code zero}: read, but blocks of zeros;
+   * {@code holes}: wanted, but not read, the device's block status saying they read as zeros).
+   */
+  public record Written(Snapshot.Volume volume, long read, long zero, long holes) {}
 
   /**
    * Stores a volume image, reading only what it must: {@code allocated} are the volume bytes in
@@ -49,11 +52,18 @@ public final class BlockMap {
     for (VolumeRange r : read) {
       wanted.add(new ReadPlanner.Range(r.offset(), r.length()));
     }
-    // No gap filling: the bytes between wanted ranges are free space, which is never read.
-    new ReadPlanner(device, ReadPlanner.Options.defaults().withGap(0)).read(wanted, w::data);
+    // No gap filling: the bytes between wanted ranges are free space, which is never read. Where
+    // the device tells (base:allocation), ranges that read as zeros (a sparse image's holes, zero
+    // clusters, discarded blocks) are not read either.
+    ReadPlanner.Options options = ReadPlanner.Options.defaults().withGap(0);
+    if (device.metaContexts().contains(BlockDevice.BASE_ALLOCATION)) {
+      options = options.withFilter(ReadPlanner.Filter.SKIP_ZEROS);
+    }
+    new ReadPlanner(device, options).read(wanted, w);
     w.upTo(blocks);
     w.drain(0);
-    return new Written(new Snapshot.Volume(id, fs, "blocks", null, blocks, w.stored, size, block, w.out.finish()), w.read, w.zero);
+    return new Written(new Snapshot.Volume(id, fs, "blocks", null, blocks, w.stored, size, block, w.out.finish()), w.read, w.zero,
+        w.holes);
   }
 
   /**
@@ -61,7 +71,7 @@ public final class BlockMap {
    * its end; complete blocks are hashed and compressed on the repository's workers and their ids
    * written to the map in block order, with holes and the parent's ids for the blocks between.
    */
-  private static final class Writer {
+  private static final class Writer implements ReadPlanner.Sink {
     private final Repository repo;
     private final int block;
     private final long size;
@@ -79,6 +89,7 @@ public final class BlockMap {
     long stored;
     long read;
     long zero;
+    long holes;
 
     Writer(Repository repo, int block, long size, byte[] parentMap, boolean incremental, List<VolumeRange> allocated) throws IOException {
       this.repo = repo;
@@ -90,7 +101,8 @@ public final class BlockMap {
       this.out = new ChunkedStream.Writer(repo);
     }
 
-    void data(long offset, ByteBuffer bytes) throws IOException {
+    @Override
+    public void data(long offset, ByteBuffer bytes) throws IOException {
       while (bytes.hasRemaining()) {
         long b = offset / block;
         if (b != current) {
@@ -102,6 +114,34 @@ public final class BlockMap {
         int n = (int) Math.min(bytes.remaining(), length(b) - into);
         bytes.get(data, into, n);
         readHere += n;
+        offset += n;
+      }
+    }
+
+    /**
+     * Wanted bytes the device says read as zeros, not read: a whole block of them is a hole; part
+     * of a block is zeroed (over the parent's bytes, in an incremental).
+     */
+    @Override
+    public void zeros(long offset, long length) throws IOException {
+      holes += length;
+      long end = offset + length;
+      while (offset < end) {
+        long b = offset / block;
+        int into = (int) (offset - b * block);
+        int n = (int) Math.min(end - offset, length(b) - into);
+        if (b != current && into == 0 && n == length(b)) {
+          upTo(b);
+          queue(new byte[ChunkId.BYTES]);
+          next = b + 1;
+        } else {
+          if (b != current) {
+            finish();
+            upTo(b);
+            start(b);
+          }
+          java.util.Arrays.fill(data, into, into + n, (byte) 0);
+        }
         offset += n;
       }
     }

@@ -90,6 +90,65 @@ class BlockMapTest {
     }
   }
 
+  /**
+   * Ranges the device's block status reports as zeros (here a sparse file's holes: a whole block,
+   * part of one, one across a block boundary) are not read; a full image has zeros there, and an
+   * incremental one zeroes the parent's bytes there.
+   */
+  @Test
+  void rangesBlockStatusReportsAsZerosAreNotRead(@TempDir Path dir) throws Exception {
+    int size = 12 * CHUNK + 300;
+    byte[] disk = new byte[size];
+    new Random(5).nextBytes(disk);
+    List<VolumeRange> holes = List.of(new VolumeRange(3L * CHUNK, CHUNK), new VolumeRange(6L * CHUNK + 16384, 32768),
+        new VolumeRange(8L * CHUNK - 16384, CHUNK + 32768));
+    long holeBytes = holes.stream().mapToLong(VolumeRange::length).sum();
+    byte[] expected = disk.clone();
+    for (VolumeRange h : holes) {
+      java.util.Arrays.fill(expected, (int) h.offset(), (int) h.end(), (byte) 0);
+    }
+    Path whole = dir.resolve("whole.img");
+    Files.write(whole, disk);
+    Path sparse = dir.resolve("sparse.img");  // the same bytes, never written where the holes are
+    try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(sparse, java.nio.file.StandardOpenOption.CREATE_NEW,
+        java.nio.file.StandardOpenOption.WRITE)) {
+      long at = 0;
+      for (VolumeRange h : java.util.stream.Stream.concat(holes.stream(), java.util.stream.Stream.of(new VolumeRange(size, 0))).toList()) {
+        out.write(java.nio.ByteBuffer.wrap(disk, (int) at, (int) (h.offset() - at)), at);
+        at = h.end();
+      }
+    }
+    List<VolumeRange> used = List.of(new VolumeRange(0, size));
+    try (Repository repo = RepositoryTest.create(Files.createDirectories(dir.resolve("repo")), "zstd:1");
+        BlockDevice source = FileBlockDevice.open(sparse)) {
+      long reportedZero = source.blockStatus(BlockDevice.BASE_ALLOCATION, 0, size).stream()
+          .filter(dev.pluck.nbd.Extent::readsAsZeros).mapToLong(dev.pluck.nbd.Extent::length).sum();
+      assertThat(reportedZero).as("the file system keeps the holes (SEEK_HOLE)").isEqualTo(holeBytes);
+
+      AtomicLong bytesRead = new AtomicLong();
+      BlockMap.Written full = BlockMap.write(repo, "disk", "raw", new dev.pluck.engine.CountingDevice(source, bytesRead), used, null, null);
+      assertThat(bytesRead.get()).as("bytes read: all but the holes").isEqualTo(size - holeBytes);
+      assertThat(full.read()).isEqualTo(size - holeBytes);
+      assertThat(full.holes()).isEqualTo(holeBytes);
+      assertThat(read(BlockMap.open(repo, full.volume()))).isEqualTo(expected);
+
+      // An incremental over a parent whose bytes are all there: the holes are now zeros.
+      Snapshot.Volume parent;
+      try (BlockDevice before = FileBlockDevice.open(whole)) {
+        parent = BlockMap.write(repo, "disk", "raw", before, used, null, null).volume();
+      }
+      String first = repo.commit(snapshot(parent));
+      bytesRead.set(0);
+      List<VolumeRange> dirty = List.of(new VolumeRange(3L * CHUNK - 100, CHUNK + 200), new VolumeRange(6L * CHUNK, CHUNK),
+          new VolumeRange(8L * CHUNK - 16384, CHUNK + 32768));
+      BlockMap.Written incremental = BlockMap.write(repo, "disk", "raw", new dev.pluck.engine.CountingDevice(source, bytesRead), used, dirty,
+          repo.snapshot(first).volumes().get(0));
+      assertThat(bytesRead.get()).as("bytes read: the dirty bytes outside the holes").isEqualTo(200 + CHUNK - 32768);
+      assertThat(incremental.holes()).isEqualTo(holeBytes);
+      assertThat(read(BlockMap.open(repo, incremental.volume()))).isEqualTo(expected);
+    }
+  }
+
   static Snapshot snapshot(Snapshot.Volume v) {
     return new Snapshot(null, Config.FORMAT, java.time.Instant.now().toString(), "t", new Snapshot.Source("vm", List.of("vda"), List.of()),
         List.of(), true, List.of(), null, "backup", null, java.util.Map.of(), CHUNK, List.of(v));
