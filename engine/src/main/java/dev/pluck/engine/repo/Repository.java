@@ -162,8 +162,9 @@ public final class Repository implements Closeable {
     if (index.contains(id)) {
       return new Prepared(id, null, null, length);
     }
-    byte[] stored = compression.codec().compress(data, from, length, compression.level());
-    if (stored.length >= length) {  // compression did not help: store it raw
+    byte[] stored = compression.codec() == Codec.NONE || Codec.looksIncompressible(data, from, length) ? null
+        : compression.codec().compress(data, from, length, compression.level());
+    if (stored == null || stored.length >= length) {  // compression would not help, or did not: store it raw
       return new Prepared(id, Codec.NONE, java.util.Arrays.copyOfRange(data, from, from + length), length);
     }
     return new Prepared(id, compression.codec(), stored, length);

@@ -45,6 +45,36 @@ class CodecTest {
     }
   }
 
+  /**
+   * Random chunks are found incompressible by their samples; text, a random chunk with a quarter
+   * of text in it, and chunks too short to sample are not; whatever the samples say, a chunk that
+   * does not shrink is stored raw and one that does is compressed.
+   */
+  @Test
+  void samplesTellIncompressibleChunks(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    byte[] random = new byte[1 << 20];
+    new Random(8).nextBytes(random);
+    byte[] text = text();
+    byte[] mixed = random.clone();
+    System.arraycopy(text, 0, mixed, 400 << 10, 256 << 10);
+    assertThat(Codec.looksIncompressible(random, 0, random.length)).as("random").isTrue();
+    assertThat(Codec.looksIncompressible(text, 0, text.length)).as("text").isFalse();
+    assertThat(Codec.looksIncompressible(mixed, 0, mixed.length)).as("random with 256 KiB of text").isFalse();
+    assertThat(Codec.looksIncompressible(random, 5, Codec.SAMPLED_CHUNK - 1)).as("too short to sample").isFalse();
+    assertThat(Codec.looksIncompressible(random, 1000, 300_000)).as("random, at an offset").isTrue();
+    try (Repository repo = RepositoryTest.create(dir, "zstd:1")) {
+      Repository.Prepared r = repo.prepare(random, 0, random.length);
+      assertThat(r.codec()).isEqualTo(Codec.NONE);
+      assertThat(r.stored()).isEqualTo(random);
+      for (byte[] compressible : java.util.List.of(text, mixed)) {
+        Repository.Prepared p = repo.prepare(compressible, 0, compressible.length);
+        assertThat(p.codec()).isEqualTo(Codec.ZSTD);
+        assertThat(p.stored().length).isLessThan(compressible.length);
+        assertThat(Codec.ZSTD.decompress(p.stored(), compressible.length)).isEqualTo(compressible);
+      }
+    }
+  }
+
   /** pluck's LZ4 chunks are standard LZ4 frames, both ways: earlier repositories' chunks (written by Commons Compress) still read. */
   @Test
   void lz4FramesAreStandardFrames() throws Exception {
