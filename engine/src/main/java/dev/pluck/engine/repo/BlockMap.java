@@ -81,6 +81,13 @@ public final class BlockMap {
     final ChunkedStream.Writer out;
     private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();  // byte[] ids or futures, in block order
     private final int window = 2 * Math.max(1, Runtime.getRuntime().availableProcessors());
+    /**
+     * Block buffers back from the workers, reused: a new 1 MiB array per block made the JVM's heap
+     * churn through gigabytes, touching fresh memory that, on a VM host, faults at the hypervisor.
+     * At most about window + workers of them exist at once.
+     */
+    private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> blocks = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final byte[] zeros;
     private long next;  // the first block not yet queued
     private long current = -1;  // the block being filled
     private byte[] data;
@@ -99,6 +106,7 @@ public final class BlockMap {
       this.incremental = incremental;
       this.allocated = allocated;
       this.out = new ChunkedStream.Writer(repo);
+      this.zeros = new byte[block];
     }
 
     @Override
@@ -140,7 +148,7 @@ public final class BlockMap {
             upTo(b);
             start(b);
           }
-          java.util.Arrays.fill(data, into, into + n, (byte) 0);
+          System.arraycopy(zeros, 0, data, into, n);
         }
         offset += n;
       }
@@ -174,7 +182,21 @@ public final class BlockMap {
 
     private void start(long b) throws IOException {
       byte[] parentId = incremental ? parentId(b) : null;
-      data = parentId != null ? repo.get(ChunkId.fromBytes(parentId, 0)).clone() : new byte[length(b)];
+      data = blocks.poll();
+      if (data == null) {
+        data = new byte[block];
+      }
+      if (parentId != null) {
+        byte[] old = repo.get(ChunkId.fromBytes(parentId, 0));
+        if (old.length != length(b)) {
+          throw new IOException("volume block " + b + ": the parent's chunk holds " + old.length + " bytes, expected " + length(b));
+        }
+        System.arraycopy(old, 0, data, 0, old.length);
+      } else {
+        // From an array of zeros: arraycopy is a stub in every JIT tier, where Arrays.fill compiled
+        // by C1 (the launcher's tier for pluck's code and most of the JDK's) fills byte by byte.
+        System.arraycopy(zeros, 0, data, 0, length(b));
+      }
       current = b;
       readHere = 0;
       next = b + 1;
@@ -193,11 +215,18 @@ public final class BlockMap {
       data = null;
       if (Content.zeros(full, length)) {
         zero += got;
+        blocks.offer(full);
         queue(new byte[ChunkId.BYTES]);
         return;
       }
       stored += length;
-      queue(repo.workers().submit(() -> repo.prepare(full, 0, length)));
+      queue(repo.workers().submit(() -> {
+        try {
+          return repo.prepare(full, 0, length);  // keeps nothing of full: it copies what it stores
+        } finally {
+          blocks.offer(full);
+        }
+      }));
     }
 
     private void queue(Object idOrFuture) throws IOException {

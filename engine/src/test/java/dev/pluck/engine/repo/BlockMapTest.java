@@ -149,6 +149,24 @@ class BlockMapTest {
     }
   }
 
+  /** A parent whose block map names a chunk of the wrong length (a damaged or hostile repository) is an error naming the block. */
+  @Test
+  void aParentChunkOfTheWrongLengthIsAnError(@TempDir Path dir) throws Exception {
+    byte[] a = new byte[3 * CHUNK];
+    new Random(2).nextBytes(a);
+    Path imageA = Files.write(dir.resolve("a.img"), a);
+    Path imageB = Files.write(dir.resolve("b.img"), java.util.Arrays.copyOf(a, 3 * CHUNK - 100));
+    try (Repository repo = RepositoryTest.create(Files.createDirectories(dir.resolve("repo")), "zstd:1");
+        BlockDevice devA = FileBlockDevice.open(imageA); BlockDevice devB = FileBlockDevice.open(imageB)) {
+      Snapshot.Volume b = BlockMap.write(repo, "disk", "raw", devB, List.of(new VolumeRange(0, devB.size())), null, null).volume();
+      // B's map (its last chunk 100 bytes short) passed off as the map of a volume of A's size.
+      Snapshot.Volume forged = new Snapshot.Volume("disk", "raw", "blocks", null, b.entries(), b.bytes(), a.length, CHUNK, b.blockMap());
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> BlockMap.write(repo, "disk", "raw", devA, List.of(new VolumeRange(0, a.length)),
+          List.of(new VolumeRange(2L * CHUNK + 10, 10)), forged))
+          .isInstanceOf(java.io.IOException.class).hasMessageContaining("volume block 2").hasMessageContaining((CHUNK - 100) + " bytes");
+    }
+  }
+
   static Snapshot snapshot(Snapshot.Volume v) {
     return new Snapshot(null, Config.FORMAT, java.time.Instant.now().toString(), "t", new Snapshot.Source("vm", List.of("vda"), List.of()),
         List.of(), true, List.of(), null, "backup", null, java.util.Map.of(), CHUNK, List.of(v));
