@@ -60,6 +60,22 @@ class ReadPlannerTest {
     @Override public void close() throws IOException { inner.close(); }
   }
 
+  /** Rewrites the image as a sparse file holding only {offset, length} pieces of its bytes; the rest are holes (and zeros in {@link #bytes}). */
+  private void keepOnly(long[]... pieces) throws IOException {
+    byte[] kept = new byte[bytes.length];
+    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+      ch.truncate(0);
+      for (long[] p : pieces) {
+        ch.write(ByteBuffer.wrap(bytes, (int) p[0], (int) p[1]), p[0]);
+        System.arraycopy(bytes, (int) p[0], kept, (int) p[0], (int) p[1]);
+      }
+    }
+    try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+      file.setLength(bytes.length);  // a hole up to the end if the last piece stops short of it
+    }
+    bytes = kept;
+  }
+
   private List<long[]> collect(ReadPlanner planner, List<ReadPlanner.Range> wanted, List<long[]> zeros) throws IOException {
     List<long[]> got = new ArrayList<>();
     planner.read(wanted, new ReadPlanner.Sink() {
@@ -129,14 +145,7 @@ class ReadPlannerTest {
 
   @Test
   void holesAreReportedAsZerosAndNotRead() throws IOException {
-    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
-      ch.truncate(0);
-      ch.write(ByteBuffer.wrap(bytes, 0, 1 << 20), 0);
-      ch.write(ByteBuffer.wrap(bytes, 8 << 20, 1 << 20), 8 << 20);
-      ch.write(ByteBuffer.wrap(bytes, (16 << 20) - 4096, 4096), (16 << 20) - 4096);
-    }
-    java.util.Arrays.fill(bytes, 1 << 20, 8 << 20, (byte) 0);
-    java.util.Arrays.fill(bytes, 9 << 20, (16 << 20) - 4096, (byte) 0);
+    keepOnly(new long[] {0, 1 << 20}, new long[] {8 << 20, 1 << 20}, new long[] {(16 << 20) - 4096, 4096});
     try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
       List<long[]> zeros = new ArrayList<>();
       ReadPlanner p = new ReadPlanner(dev, ReadPlanner.Options.defaults().withFilter(ReadPlanner.Filter.SKIP_ZEROS));
@@ -158,12 +167,7 @@ class ReadPlannerTest {
    */
   @Test
   void blockStatusIsAskedOncePerWindowForManyRanges() throws IOException {
-    try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
-      ch.truncate(0);
-      ch.write(ByteBuffer.wrap(bytes, 0, 4 << 20), 0);
-      ch.write(ByteBuffer.wrap(bytes, 12 << 20, 4 << 20), 12 << 20);
-    }
-    java.util.Arrays.fill(bytes, 4 << 20, 12 << 20, (byte) 0);
+    keepOnly(new long[] {0, 4 << 20}, new long[] {12 << 20, 4 << 20});
     AtomicInteger statusCalls = new AtomicInteger();
     try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image)) {
       @Override
