@@ -77,19 +77,7 @@ public enum Codec {
       // zstd-jni's one-shot call: the same frames as Commons Compress's zstd stream (which wraps
       // zstd-jni), without its stream buffers, several times faster on 1 MiB chunks.
       byte[] out = new byte[(int) Zstd.compressBound(length)];
-      ZstdCompressCtx ctx = ZstdContexts.COMPRESS.poll();
-      if (ctx == null) {
-        ctx = new ZstdCompressCtx();
-      }
-      int n;
-      try {
-        n = ctx.setLevel(level).compressByteArray(out, 0, out.length, data, from, length);
-      } catch (ZstdException e) {
-        ctx.close();
-        throw new IOException("zstd: " + e.getMessage(), e);
-      }
-      ZstdContexts.COMPRESS.offer(ctx);
-      return java.util.Arrays.copyOf(out, n);
+      return java.util.Arrays.copyOf(out, zstdFrame(level, data, from, length, out));
     }
     ByteArrayOutputStream bytes = new ByteArrayOutputStream(length / 2 + 64);
     try (OutputStream out = switch (this) {
@@ -121,29 +109,30 @@ public enum Codec {
       return false;
     }
     byte[] out = SAMPLE_OUT.get();
+    for (int i = 0; i < SAMPLES; i++) {
+      int at = from + (int) ((long) (length - SAMPLE) * i / (SAMPLES - 1));
+      if (zstdFrame(1, data, at, SAMPLE, out) < SAMPLE - SAMPLE * 3 / 100) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** One zstd frame of {@code data[from, from + length)} into {@code out}, through a kept context; returns its length. */
+  private static int zstdFrame(int level, byte[] data, int from, int length, byte[] out) throws IOException {
     ZstdCompressCtx ctx = ZstdContexts.COMPRESS.poll();
     if (ctx == null) {
       ctx = new ZstdCompressCtx();
     }
+    int n;
     try {
-      ctx.setLevel(1);
-      for (int i = 0; i < SAMPLES; i++) {
-        int at = from + (int) ((long) (length - SAMPLE) * i / (SAMPLES - 1));
-        int n = ctx.compressByteArray(out, 0, out.length, data, at, SAMPLE);
-        if (n < SAMPLE - SAMPLE * 3 / 100) {
-          return false;
-        }
-      }
-      return true;
+      n = ctx.setLevel(level).compressByteArray(out, 0, out.length, data, from, length);
     } catch (ZstdException e) {
       ctx.close();
-      ctx = null;
       throw new IOException("zstd: " + e.getMessage(), e);
-    } finally {
-      if (ctx != null) {
-        ZstdContexts.COMPRESS.offer(ctx);
-      }
     }
+    ZstdContexts.COMPRESS.offer(ctx);
+    return n;
   }
 
   private static final ThreadLocal<byte[]> SAMPLE_OUT = ThreadLocal.withInitial(() -> new byte[(int) Zstd.compressBound(SAMPLE)]);
