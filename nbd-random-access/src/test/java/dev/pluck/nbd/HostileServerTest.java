@@ -32,6 +32,27 @@ class HostileServerTest {
   }
 
   @Test
+  void aMissingSocketIsNamedInTheError() {
+    Path socket = tmp.resolve("no-server.sock");
+    assertThatThrownBy(() -> NbdBlockDevice.open(NbdUri.parse("nbd+unix:///?socket=" + socket), NbdOptions.defaults()))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessage("cannot connect to nbd+unix:///?socket=" + socket + ": no such socket");
+  }
+
+  @Test
+  void aRefusedConnectionSaysSo() throws Exception {
+    int port;
+    try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = closed.getLocalPort();
+    }
+    String uri = "nbd://127.0.0.1:" + port + "/";
+    assertThatThrownBy(() -> NbdBlockDevice.open(NbdUri.parse(uri), NbdOptions.defaults()))
+        .isInstanceOf(java.io.IOException.class)
+        .hasMessageStartingWith("cannot connect to " + uri + ": ")
+        .hasMessageContaining("Connection refused");
+  }
+
+  @Test
   void extendedHeadersAreUsedWhenTheServerOffersThem() throws Exception {
     try (TestNbdServer s = new TestNbdServer(tmp, data, true, TestNbdServer.Misbehaviour.NONE);
         NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {

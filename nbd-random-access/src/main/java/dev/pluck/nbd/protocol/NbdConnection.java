@@ -106,7 +106,7 @@ public final class NbdConnection implements Closeable {
       throw new IOException("interrupted while connecting to " + uri, e);
     }
     if (!connected.isSuccess()) {
-      throw new IOException("cannot connect to " + uri + ": " + connected.cause().getMessage(), connected.cause());
+      throw new IOException("cannot connect to " + uri + ": " + why(connected.cause()), connected.cause());
     }
     Channel ch = connected.channel();
     try {
@@ -697,5 +697,13 @@ public final class NbdConnection implements Closeable {
           : new NbdProtocolException("connection to " + uri + " failed: " + c.getMessage(), c));
       ctx.close();
     }
+  }
+
+  /** Netty's native transport reports a missing socket file as a FileNotFoundException without a message. */
+  private static String why(Throwable cause) {
+    if (cause instanceof java.io.FileNotFoundException && cause.getMessage() == null) {
+      return "no such socket";
+    }
+    return cause.getMessage() != null ? cause.getMessage() : cause.getClass().getSimpleName();
   }
 }
