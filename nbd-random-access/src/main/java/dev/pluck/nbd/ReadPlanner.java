@@ -18,15 +18,16 @@ import java.util.concurrent.CompletableFuture;
  * <p>The ranges are sorted and merged; optionally intersected with block status (skipping holes
  * and zero ranges, or keeping only dirty ranges of a {@code qemu:dirty-bitmap:*} context); wanted
  * pieces closer than {@link Options#gap()} share one request (the bytes between are read and
- * dropped: one round trip beats two); requests are at most {@link Options#maxRequest()} long; and
- * at most {@link Options#maxInFlight()} bytes (and {@link #MAX_REQUESTS_IN_FLIGHT} requests) are
+ * dropped: one round trip beats two); requests are at most {@link Options#maxRequest()} long and
+ * never cross a multiple of it (aligned reads: a server's clusters, a sink's blocks); and at most {@link Options#maxInFlight()} bytes (and {@link #MAX_REQUESTS_IN_FLIGHT} requests) are
  * requested and not yet consumed. Scattered selections thus read at nearly sequential speed, and
  * nothing is read twice.
  *
  * <p>Each request reads into a direct buffer sized to it (a power of two from 64 KiB up to the
  * largest request), reused by later requests of its size: thousands of small scattered files do not
  * each hold a buffer of the largest request size, so direct memory stays near twice the bytes in
- * flight, whatever the guest's layout.
+ * flight, whatever the guest's layout. A sink that keeps the bytes in buffers of its own can have
+ * requests read straight into them ({@link Sink#target}), saving a copy of every byte.
  */
 public final class ReadPlanner {
   /** Requests in flight together, at most: enough to hide any latency, few enough to bound per-request memory. */
@@ -103,8 +104,21 @@ public final class ReadPlanner {
 
   /** Receives the wanted bytes in offset order. */
   public interface Sink {
-    /** Wanted bytes at {@code offset}; {@code data} is valid only during the call. */
+    /**
+     * Wanted bytes at {@code offset}; {@code data} is valid only during the call. For bytes read
+     * into a {@link #target}, {@code data} is a slice of that target, the bytes already in place.
+     */
     void data(long offset, ByteBuffer data) throws IOException;
+
+    /**
+     * Where to read {@code [offset, offset + length)}, all of it wanted, when the sink would only
+     * copy it into a buffer of its own: a buffer of exactly {@code length} bytes remaining, or null
+     * for one of the planner's. Asked as each request is sent, in offset order, before the
+     * {@link #data} call for the same bytes and while earlier ones are still to come.
+     */
+    default ByteBuffer target(long offset, int length) throws IOException {
+      return null;
+    }
 
     /** A wanted range that reads as zeros and was not read ({@link Filter#SKIP_ZEROS}). */
     default void zeros(long offset, long length) throws IOException {}
@@ -178,7 +192,15 @@ public final class ReadPlanner {
           }
           if (pendingStep.request != null) {
             Request r = pendingStep.request;
-            ByteBuffer buf = free.take((int) r.length);
+            ByteBuffer buf = r.parts.size() == 1 ? sink.target(r.offset, (int) r.length) : null;
+            if (buf == null) {
+              buf = free.take((int) r.length);
+            } else if (buf.remaining() != r.length) {
+              throw new IllegalStateException("a sink's target of " + buf.remaining() + " bytes for a read of " + r.length);
+            } else {
+              buf = buf.slice();  // position 0 at the request's offset, as the planner's own
+              r.own = false;
+            }
             r.buffer = buf;
             requestsInFlight++;
             r.future = device.readAsync(r.offset, buf.duplicate());
@@ -207,7 +229,9 @@ public final class ReadPlanner {
         }
         inFlight -= r.length;
         requestsInFlight--;
-        free.give(r.buffer);
+        if (r.own) {
+          free.give(r.buffer);
+        }
       }
     } catch (java.io.UncheckedIOException e) {
       throw e.getCause();  // a block-status failure while planning
@@ -284,6 +308,8 @@ public final class ReadPlanner {
     final long length;
     final List<Range> parts;
     ByteBuffer buffer;
+    /** Whether {@link #buffer} is the planner's (not a sink's target). */
+    boolean own = true;
     CompletableFuture<Void> future;
 
     Request(long offset, long length, List<Range> parts) {
@@ -436,22 +462,23 @@ public final class ReadPlanner {
       }
       long start = first.offset();
       long max = options.maxRequest();
+      long limit = (start / max + 1) * max;  // the request ends at the next multiple of max, at the latest
       List<Range> parts = new ArrayList<>();
       long end;
-      if (first.length() > max) {  // split a long piece; the rest comes next time
-        parts.add(new Range(start, max));
-        carry = new Piece(start + max, first.length() - max, false);
-        ready.add(new Step(new Request(start, max, parts), null));
+      if (first.end() > limit) {  // split a long piece; the rest comes next time
+        parts.add(new Range(start, limit - start));
+        carry = new Piece(limit, first.end() - limit, false);
+        ready.add(new Step(new Request(start, limit - start, parts), null));
         return;
       }
       parts.add(new Range(first.offset(), first.length()));
       end = first.end();
       while (pieces.hasNext()) {
         Piece p = pieces.next();
-        if (p.zero() || p.offset() - end >= options.gap() || p.end() - start > max) {
-          if (!p.zero() && p.offset() - end < options.gap() && p.offset() - start < max) {
+        if (p.zero() || p.offset() - end >= options.gap() || p.end() > limit) {
+          if (!p.zero() && p.offset() - end < options.gap() && p.offset() < limit) {
             // Take what fits of a piece that straddles the request's end.
-            long fit = start + max - p.offset();
+            long fit = limit - p.offset();
             parts.add(new Range(p.offset(), fit));
             end = p.offset() + fit;
             carry = new Piece(end, p.end() - end, false);

@@ -133,14 +133,64 @@ class ReadPlannerTest {
   }
 
   @Test
-  void aLongRangeIsSplitAtTheMaximumRequest() throws IOException {
+  void aLongRangeIsSplitAtMultiplesOfTheMaximumRequest() throws IOException {
+    int max = 1 << 20;
     try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
-      ReadPlanner.Stats stats = new ReadPlanner(dev, ReadPlanner.Options.defaults().withMaxRequest(1 << 20).withMaxInFlight(4 << 20))
+      ReadPlanner.Stats stats = new ReadPlanner(dev, ReadPlanner.Options.defaults().withMaxRequest(max).withMaxInFlight(4 << 20))
           .read(List.of(new ReadPlanner.Range(12345, 10 << 20)), (o, d) -> { });
-      assertThat(dev.reads).hasSize(10);
+      // 12345 .. 1 MiB, nine whole MiB, then the rest: no read crosses a multiple of the maximum.
+      assertThat(dev.reads).hasSize(11);
+      assertThat(dev.reads.get(0)).containsExactly(12345, max - 12345);
+      assertThat(dev.reads).allMatch(x -> x[0] / max == (x[0] + x[1] - 1) / max);
       assertThat(stats.readBytes()).isEqualTo(10 << 20);
       assertThat(stats.wantedBytes()).isEqualTo(10 << 20);
     }
+  }
+
+  /**
+   * A sink may have reads land in its own buffers: requests of one wanted piece read straight into
+   * the target it gives, which data() then hands back in place; requests that span a gap use the
+   * planner's buffers.
+   */
+  @Test
+  void readsLandInTheSinksTargets() throws IOException {
+    byte[] mine = new byte[bytes.length];
+    List<long[]> targets = new ArrayList<>();
+    List<long[]> inPlace = new ArrayList<>();
+    List<long[]> copied = new ArrayList<>();
+    ReadPlanner.Sink sink = new ReadPlanner.Sink() {
+      @Override
+      public ByteBuffer target(long offset, int length) {
+        targets.add(new long[] {offset, length});
+        return offset < (8 << 20) ? ByteBuffer.wrap(mine, (int) offset, length) : null;  // only the first half
+      }
+
+      @Override
+      public void data(long offset, ByteBuffer data) {
+        if (data.hasArray() && data.array() == mine && data.arrayOffset() + data.position() == offset) {
+          inPlace.add(new long[] {offset, data.remaining()});
+        } else {
+          copied.add(new long[] {offset, data.remaining()});
+          data.get(mine, (int) offset, data.remaining());
+        }
+      }
+    };
+    // Three pieces 1 KiB apart (one request over the gaps), then a long range from 3 MiB to the end.
+    List<ReadPlanner.Range> wanted = List.of(new ReadPlanner.Range(0, 1000), new ReadPlanner.Range(2000, 1000),
+        new ReadPlanner.Range(4000, 1000), new ReadPlanner.Range(3 << 20, bytes.length - (3 << 20)));
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      new ReadPlanner(dev, ReadPlanner.Options.defaults().withGap(4096).withMaxRequest(1 << 20).withMaxInFlight(4 << 20))
+          .read(wanted, sink);
+    }
+    assertThat(targets).as("the request spanning gaps asks for no target").noneMatch(t -> t[0] < (3 << 20));
+    assertThat(targets).hasSize(13);
+    assertThat(inPlace.stream().mapToLong(x -> x[1]).sum()).isEqualTo(5L << 20);
+    assertThat(copied.stream().mapToLong(x -> x[1]).sum()).isEqualTo(3000 + (8L << 20));
+    byte[] expected = new byte[bytes.length];
+    for (ReadPlanner.Range r : wanted) {
+      System.arraycopy(bytes, (int) r.offset(), expected, (int) r.offset(), (int) r.length());
+    }
+    assertThat(mine).isEqualTo(expected);
   }
 
   @Test
