@@ -88,10 +88,17 @@ public final class BlockMap {
      */
     private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> blocks = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final byte[] zeros;
+    /**
+     * Blocks that reads were sent straight into ({@link #target}) before their bytes arrive, in
+     * block order: each is the block's buffer, already holding the parent's bytes when it has any.
+     */
+    private final java.util.ArrayDeque<Opened> ahead = new java.util.ArrayDeque<>();
     private long next;  // the first block not yet queued
     private long current = -1;  // the block being filled
     private byte[] data;
     private long readHere;
+    /** How much of {@link #data} holds this block's bytes: the rest is zeroed only where reads leave gaps. */
+    private int filled;
     private int a;
     long stored;
     long read;
@@ -109,6 +116,30 @@ public final class BlockMap {
       this.zeros = new byte[block];
     }
 
+    /** A block's buffer, and how much of it holds the block's bytes (all of it over a parent's). */
+    private record Opened(long block, byte[] data, int filled) {}
+
+    /** Reads inside one block go straight into its buffer: the block is opened when the first is sent. */
+    @Override
+    public ByteBuffer target(long offset, int length) throws IOException {
+      long b = offset / block;
+      int into = (int) (offset - b * block);
+      if (into + (long) length > length(b) || b < next && b != current) {
+        return null;
+      }
+      byte[] buffer;
+      if (b == current) {
+        buffer = data;
+      } else if (!ahead.isEmpty() && ahead.peekLast().block() == b) {
+        buffer = ahead.peekLast().data();
+      } else {
+        Opened o = open(b);
+        ahead.add(o);
+        buffer = o.data();
+      }
+      return ByteBuffer.wrap(buffer, into, length);
+    }
+
     @Override
     public void data(long offset, ByteBuffer bytes) throws IOException {
       while (bytes.hasRemaining()) {
@@ -120,7 +151,13 @@ public final class BlockMap {
         }
         int into = (int) (offset - b * block);
         int n = (int) Math.min(bytes.remaining(), length(b) - into);
-        bytes.get(data, into, n);
+        zeroUpTo(into);
+        if (bytes.hasArray() && bytes.array() == data && bytes.arrayOffset() + bytes.position() == into) {
+          bytes.position(bytes.position() + n);  // read into this block's buffer: already in place
+        } else {
+          bytes.get(data, into, n);
+        }
+        filled = Math.max(filled, into + n);
         readHere += n;
         offset += n;
       }
@@ -148,7 +185,9 @@ public final class BlockMap {
             upTo(b);
             start(b);
           }
-          System.arraycopy(zeros, 0, data, into, n);
+          if (filled > into) {  // over the parent's bytes; otherwise the gap is zeroed when passed
+            System.arraycopy(zeros, 0, data, into, Math.min(n, filled - into));
+          }
         }
         offset += n;
       }
@@ -181,25 +220,42 @@ public final class BlockMap {
     }
 
     private void start(long b) throws IOException {
-      byte[] parentId = incremental ? parentId(b) : null;
-      data = blocks.poll();
-      if (data == null) {
-        data = new byte[block];
-      }
-      if (parentId != null) {
-        byte[] old = repo.get(ChunkId.fromBytes(parentId, 0));
-        if (old.length != length(b)) {
-          throw new IOException("volume block " + b + ": the parent's chunk holds " + old.length + " bytes, expected " + length(b));
-        }
-        System.arraycopy(old, 0, data, 0, old.length);
-      } else {
-        // From an array of zeros: arraycopy is a stub in every JIT tier, where Arrays.fill compiled
-        // by C1 (the launcher's tier for pluck's code and most of the JDK's) fills byte by byte.
-        System.arraycopy(zeros, 0, data, 0, length(b));
-      }
+      Opened o = ahead.peekFirst() != null && ahead.peekFirst().block() == b ? ahead.poll() : open(b);
+      data = o.data();
+      filled = o.filled();
       current = b;
       readHere = 0;
       next = b + 1;
+    }
+
+    /** A buffer for block {@code b}: the parent's bytes in an incremental, else not yet zeroed. */
+    private Opened open(long b) throws IOException {
+      byte[] parentId = incremental ? parentId(b) : null;
+      byte[] buffer = blocks.poll();
+      if (buffer == null) {
+        buffer = new byte[block];
+      }
+      if (parentId == null) {
+        // A reused buffer holds an earlier block: what the reads do not cover is zeroed as they
+        // pass it (zeroUpTo), not the whole block first, which wrote every byte read twice.
+        return new Opened(b, buffer, 0);
+      }
+      byte[] old = repo.get(ChunkId.fromBytes(parentId, 0));
+      if (old.length != length(b)) {
+        throw new IOException("volume block " + b + ": the parent's chunk holds " + old.length + " bytes, expected " + length(b));
+      }
+      System.arraycopy(old, 0, buffer, 0, old.length);
+      return new Opened(b, buffer, old.length);
+    }
+
+    /** Zeroes the block's bytes from what is filled up to {@code to}: a gap the reads skipped. */
+    private void zeroUpTo(int to) {
+      if (filled < to) {
+        // From an array of zeros: arraycopy is a stub in every JIT tier, where Arrays.fill compiled
+        // by C1 (the launcher's tier for pluck's code and most of the JDK's) fills byte by byte.
+        System.arraycopy(zeros, 0, data, filled, to - filled);
+        filled = to;
+      }
     }
 
     /** Hands the filled block to the workers. */
@@ -207,8 +263,9 @@ public final class BlockMap {
       if (current < 0) {
         return;
       }
-      byte[] full = data;
       int length = length(current);
+      zeroUpTo(length);
+      byte[] full = data;
       long got = readHere;
       read += got;
       current = -1;

@@ -62,6 +62,35 @@ class BlockMapTest {
     }
   }
 
+  /**
+   * Block buffers are reused, and only the bytes the reads skip are zeroed: blocks with gaps at
+   * their start, middle and end, after whole blocks of random bytes, read back zeros in the gaps.
+   */
+  @Test
+  void gapsInsideBlocksReadAsZerosWhateverTheBufferHeldBefore(@TempDir Path dir) throws Exception {
+    int blocks = 40;
+    byte[] disk = new byte[blocks * CHUNK];
+    new Random(40).nextBytes(disk);
+    Path image = dir.resolve("disk.img");
+    Files.write(image, disk);
+    List<VolumeRange> used = new java.util.ArrayList<>();
+    byte[] expected = new byte[disk.length];
+    for (int b = 0; b < blocks; b++) {
+      long at = (long) b * CHUNK;
+      List<VolumeRange> here = b % 2 == 0 ? List.of(new VolumeRange(at, CHUNK))
+          : List.of(new VolumeRange(at + 100, CHUNK / 4), new VolumeRange(at + CHUNK / 2, CHUNK / 8));
+      for (VolumeRange r : here) {
+        used.add(r);
+        System.arraycopy(disk, (int) r.offset(), expected, (int) r.offset(), (int) r.length());
+      }
+    }
+    try (Repository repo = RepositoryTest.create(Files.createDirectories(dir.resolve("repo")), "zstd:1");
+        BlockDevice dev = FileBlockDevice.open(image)) {
+      Snapshot.Volume v = BlockMap.write(repo, "disk", "raw", dev, used, null, null).volume();
+      assertThat(read(BlockMap.open(repo, v))).isEqualTo(expected);
+    }
+  }
+
   /** Images of many sizes, each with a hole: what is read back is what was there, zeros where nothing was read. */
   @org.junit.jupiter.params.ParameterizedTest
   @org.junit.jupiter.params.provider.ValueSource(ints = {1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, 64 * CHUNK + 7})
