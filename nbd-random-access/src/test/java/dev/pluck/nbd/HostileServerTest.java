@@ -52,6 +52,20 @@ class HostileServerTest {
         .hasMessageContaining("Connection refused");
   }
 
+  /** A read's reply as data chunks out of order and a hole: each lands where it says, the hole as zeros. */
+  @Test
+  void aReplyInScatteredChunksIsAssembledInPlace() throws Exception {
+    for (boolean extended : new boolean[] {false, true}) {
+      try (TestNbdServer s = new TestNbdServer(tmp, data, extended, TestNbdServer.Misbehaviour.SCATTERED_CHUNKS);
+          NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+        int length = 40_000;
+        byte[] expected = java.util.Arrays.copyOfRange(data, 5000, 5000 + length);
+        java.util.Arrays.fill(expected, length / 4, length / 2, (byte) 0);
+        assertThat(dev.read(5000, length)).isEqualTo(expected);
+      }
+    }
+  }
+
   @Test
   void extendedHeadersAreUsedWhenTheServerOffersThem() throws Exception {
     try (TestNbdServer s = new TestNbdServer(tmp, data, true, TestNbdServer.Misbehaviour.NONE);
@@ -88,7 +102,7 @@ class HostileServerTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = TestNbdServer.Misbehaviour.class, names = {"UNKNOWN_COOKIE", "LONG_CHUNK", "BAD_MAGIC", "CHUNK_OUTSIDE_REQUEST"})
+  @EnumSource(value = TestNbdServer.Misbehaviour.class, names = {"UNKNOWN_COOKIE", "LONG_CHUNK", "BAD_MAGIC", "CHUNK_OUTSIDE_REQUEST", "SHORT_READ"})
   @Timeout(20)
   void aLyingReadReplyClosesTheConnectionWithAProtocolError(TestNbdServer.Misbehaviour lie) throws Exception {
     for (boolean extended : new boolean[] {false, true}) {

@@ -21,7 +21,13 @@ import java.nio.file.Path;
  */
 final class TestNbdServer implements AutoCloseable {
   /** What the server does wrong when answering reads and block status. */
-  enum Misbehaviour { NONE, OLD_SERVER_WITHOUT_GO, UNKNOWN_COOKIE, LONG_CHUNK, TOO_MANY_DESCRIPTORS, BAD_MAGIC, SILENT, CHUNK_OUTSIDE_REQUEST }
+  /**
+   * How the server departs from a plain reply. SCATTERED_CHUNKS is legal: a read's reply comes as
+   * data for its first quarter, then data for its second half, then a hole for its second quarter
+   * (which reads as zeros whatever {@code data} holds there).
+   */
+  enum Misbehaviour { NONE, OLD_SERVER_WITHOUT_GO, UNKNOWN_COOKIE, LONG_CHUNK, TOO_MANY_DESCRIPTORS, BAD_MAGIC, SILENT, CHUNK_OUTSIDE_REQUEST,
+    SHORT_READ, SCATTERED_CHUNKS }
 
   private final byte[] data;
   private final boolean extendedHeaders;
@@ -155,9 +161,21 @@ final class TestNbdServer implements AutoCloseable {
         continue;
       }
       long sentCookie = misbehaviour == Misbehaviour.UNKNOWN_COOKIE ? cookie + 1000 : cookie;
-      if (type == Nbd.NBD_CMD_READ) {
+      if (type == Nbd.NBD_CMD_READ && misbehaviour == Misbehaviour.SCATTERED_CHUNKS && length >= 4) {
+        long q = length / 4;
+        header(out, extended, 0, Nbd.NBD_REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + q);
+        out.writeLong(offset);
+        out.write(data, (int) offset, (int) q);
+        header(out, extended, 0, Nbd.NBD_REPLY_TYPE_OFFSET_DATA, cookie, offset, 8 + length - 2 * q);
+        out.writeLong(offset + 2 * q);
+        out.write(data, (int) (offset + 2 * q), (int) (length - 2 * q));
+        header(out, extended, Nbd.NBD_REPLY_FLAG_DONE, Nbd.NBD_REPLY_TYPE_OFFSET_HOLE, cookie, offset, 12);
+        out.writeLong(offset + q);
+        out.writeInt((int) q);
+      } else if (type == Nbd.NBD_CMD_READ) {
         long chunkOffset = misbehaviour == Misbehaviour.CHUNK_OUTSIDE_REQUEST ? offset + 1 : offset;
-        long chunkLength = misbehaviour == Misbehaviour.LONG_CHUNK ? length + 4096 : length;
+        long chunkLength = misbehaviour == Misbehaviour.LONG_CHUNK ? length + 4096
+            : misbehaviour == Misbehaviour.SHORT_READ ? length / 2 : length;
         header(out, extended, Nbd.NBD_REPLY_FLAG_DONE, Nbd.NBD_REPLY_TYPE_OFFSET_DATA, sentCookie, offset, 8 + chunkLength);
         out.writeLong(chunkOffset);
         long end = Math.min(data.length, chunkOffset + chunkLength);

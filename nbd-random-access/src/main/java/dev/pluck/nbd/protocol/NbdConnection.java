@@ -675,11 +675,15 @@ public final class NbdConnection implements Closeable {
         p.future.completeExceptionally(p.error);
         return;
       }
+      NbdProtocolException bad = null;
       if (p.command == Nbd.NBD_CMD_READ && p.covered != p.length) {
-        throw new NbdProtocolException("read at " + p.offset + " of " + p.length + " bytes ended after " + p.covered + " bytes");
+        bad = new NbdProtocolException("read at " + p.offset + " of " + p.length + " bytes ended after " + p.covered + " bytes");
+      } else if (p.command == Nbd.NBD_CMD_BLOCK_STATUS && (p.extents == null || p.extents.isEmpty())) {
+        bad = new NbdProtocolException("block status at " + p.offset + " ended without descriptors for the context");
       }
-      if (p.command == Nbd.NBD_CMD_BLOCK_STATUS && (p.extents == null || p.extents.isEmpty())) {
-        throw new NbdProtocolException("block status at " + p.offset + " ended without descriptors for the context");
+      if (bad != null) {  // no longer in flight: failing the connection would not reach it
+        p.future.completeExceptionally(bad);
+        throw bad;
       }
       p.future.complete(null);
     }
