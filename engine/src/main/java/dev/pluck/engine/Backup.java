@@ -103,7 +103,9 @@ public final class Backup {
   private final List<String> warnings = java.util.Collections.synchronizedList(new ArrayList<>());
   private MetadataImage metadataImage;  // of the volume being walked, when metadata is kept
   private BlockDevice volumeDevice;  // the volume being walked, for content read around its filesystem
-  private volatile long volumeStartRead;  // bytes read when the current volume began
+  private volatile long volumeStartRead;  // bytes done (progressBytes) when the current volume began
+  /** Wanted bytes not read because the source's block status says they read as zeros: done all the same, for the progress bar. */
+  private final java.util.concurrent.atomic.AtomicLong zerosNotRead = new java.util.concurrent.atomic.AtomicLong();
   private volatile long volumeEstimate = -1;  // about how many bytes the current volume will read, or -1
   private volatile boolean lastVolume;  // the current volume is the last one to read
   /** The guest's mount tree when globs match guest paths (FILES mode without --volume, a Linux root found). */
@@ -128,7 +130,10 @@ public final class Backup {
 
   /** Hears how far a backup is. */
   public interface Progress {
-    /** {@code bytesRead} from the sources so far, {@code files} stored or carried over so far; {@code done} at the end. */
+    /**
+     * {@code bytes} read from the sources so far (with the wanted bytes not read because the source
+     * says they read as zeros), {@code files} stored or carried over so far; {@code done} at the end.
+     */
     void update(long bytesRead, long files, boolean done);
 
     /**
@@ -190,19 +195,24 @@ public final class Backup {
       return b.run();
     } finally {
       ticker.shutdownNow();
-      b.reading.progress().update(b.totalRead(), b.filesNew + b.filesChanged + b.filesUnchanged, true);
+      b.reading.progress().update(b.progressBytes(), b.filesNew + b.filesChanged + b.filesUnchanged, true);
     }
   }
 
   private void report() {
     long estimate = volumeEstimate;
     reading.progress().expect(lastVolume && estimate >= 0 ? volumeStartRead + estimate : -1);
-    reading.progress().update(totalRead(), filesNew + filesChanged + filesUnchanged, false);
+    reading.progress().update(progressBytes(), filesNew + filesChanged + filesUnchanged, false);
+  }
+
+  /** Bytes read, and wanted bytes skipped as zeros, so far: how far along the reading is. */
+  private long progressBytes() {
+    return totalRead() + zerosNotRead.get();
   }
 
   /** Notes that a volume's reads begin and about how many bytes they will be (-1: cannot be foreseen). */
   private void foresee(long bytes) {
-    volumeStartRead = totalRead();
+    volumeStartRead = progressBytes();
     volumeEstimate = bytes;
   }
 
@@ -897,7 +907,8 @@ public final class Backup {
     List<VolumeRange> dirty = options.dirtyContext() != null && parentVolume != null ? dirtyRanges(disk) : null;
     long wanted = total(rest);
     foresee(dirty == null ? wanted : total(VolumeRange.intersect(rest, dirty)));
-    BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume);
+    BlockMap.Written out = BlockMap.write(repo, layoutId(index), "layout", new CountingDevice(disk, dataRead), rest, dirty, parentVolume,
+        zerosNotRead::addAndGet);
     skip("zero", out.zero() + out.holes());
     skip("unchanged", wanted - out.read() - out.holes());
     return out.volume();
@@ -938,7 +949,8 @@ public final class Backup {
     }
     List<VolumeRange> dirty = dirty(v, parentVolume);  // an image is the volume's raw bytes: no journal replay
     foresee(total(dirty == null ? ranges : VolumeRange.intersect(ranges, dirty)));
-    BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume);
+    BlockMap.Written out = BlockMap.write(repo, v.id(), v.fs(), new CountingDevice(v.device(), dataRead), ranges, dirty, parentVolume,
+        zerosNotRead::addAndGet);
     skip("zero", out.zero() + out.holes());
     skip("unchanged", used - out.read() - out.holes());
     return out.volume();

@@ -36,6 +36,12 @@ public final class BlockMap {
    */
   public static Written write(Repository repo, String id, String fs, BlockDevice device, List<VolumeRange> allocated,
       List<VolumeRange> dirty, Snapshot.Volume parent) throws IOException {
+    return write(repo, id, fs, device, allocated, dirty, parent, n -> {});
+  }
+
+  /** As above; {@code skippedZeros} hears of wanted bytes left unread as zeros as the reading passes them. */
+  public static Written write(Repository repo, String id, String fs, BlockDevice device, List<VolumeRange> allocated,
+      List<VolumeRange> dirty, Snapshot.Volume parent, java.util.function.LongConsumer skippedZeros) throws IOException {
     int block = repo.config().chunkSize();
     long size = device.size();
     long blocks = (size + block - 1) / block;
@@ -47,7 +53,7 @@ public final class BlockMap {
     boolean incremental = parentMap != null && dirty != null;
     // What to read: every allocated byte, or with a parent and a bitmap only the dirty ones.
     List<VolumeRange> read = incremental ? VolumeRange.intersect(allocated, dirty) : allocated;
-    Writer w = new Writer(repo, block, size, parentMap, incremental, allocated);
+    Writer w = new Writer(repo, block, size, parentMap, incremental, allocated, skippedZeros);
     List<ReadPlanner.Range> wanted = new java.util.ArrayList<>();
     for (VolumeRange r : read) {
       wanted.add(new ReadPlanner.Range(r.offset(), r.length()));
@@ -78,6 +84,7 @@ public final class BlockMap {
     private final byte[] parentMap;
     private final boolean incremental;
     private final List<VolumeRange> allocated;
+    private final java.util.function.LongConsumer skippedZeros;
     final ChunkedStream.Writer out;
     private final java.util.ArrayDeque<Object> pending = new java.util.ArrayDeque<>();  // byte[] ids or futures, in block order
     private final int window = 2 * Math.max(1, Runtime.getRuntime().availableProcessors());
@@ -105,7 +112,9 @@ public final class BlockMap {
     long zero;
     long holes;
 
-    Writer(Repository repo, int block, long size, byte[] parentMap, boolean incremental, List<VolumeRange> allocated) throws IOException {
+    Writer(Repository repo, int block, long size, byte[] parentMap, boolean incremental, List<VolumeRange> allocated,
+        java.util.function.LongConsumer skippedZeros) throws IOException {
+      this.skippedZeros = skippedZeros;
       this.repo = repo;
       this.block = block;
       this.size = size;
@@ -170,6 +179,7 @@ public final class BlockMap {
     @Override
     public void zeros(long offset, long length) throws IOException {
       holes += length;
+      skippedZeros.accept(length);
       long end = offset + length;
       while (offset < end) {
         long b = offset / block;
