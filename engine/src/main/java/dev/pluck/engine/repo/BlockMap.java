@@ -91,7 +91,7 @@ public final class BlockMap {
     /**
      * Block buffers back from the workers, reused: a new 1 MiB array per block made the JVM's heap
      * churn through gigabytes, touching fresh memory that, on a VM host, faults at the hypervisor.
-     * At most about window + workers of them exist at once.
+     * At most about window + workers of them exist at once, and one per block reads are in flight for.
      */
     private final java.util.concurrent.ConcurrentLinkedQueue<byte[]> blocks = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final byte[] zeros;
