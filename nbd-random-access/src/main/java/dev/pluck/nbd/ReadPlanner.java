@@ -19,9 +19,10 @@ import java.util.concurrent.CompletableFuture;
  * and zero ranges, or keeping only dirty ranges of a {@code qemu:dirty-bitmap:*} context); wanted
  * pieces closer than {@link Options#gap()} share one request (the bytes between are read and
  * dropped: one round trip beats two); requests are at most {@link Options#maxRequest()} long and
- * never cross a multiple of it (aligned reads: a server's clusters, a sink's blocks); and at most {@link Options#maxInFlight()} bytes (and {@link #MAX_REQUESTS_IN_FLIGHT} requests) are
- * requested and not yet consumed. Scattered selections thus read at nearly sequential speed, and
- * nothing is read twice.
+ * never cross a multiple of it (aligned reads: a server's clusters, a sink's blocks); and at most
+ * {@link Options#maxInFlight()} bytes (and {@link #MAX_REQUESTS_IN_FLIGHT} requests) are requested
+ * and not yet consumed. Scattered selections thus read at nearly sequential speed, and nothing is
+ * read twice.
  *
  * <p>Each request reads into a direct buffer sized to it (a power of two from 64 KiB up to the
  * largest request), reused by later requests of its size: thousands of small scattered files do not
