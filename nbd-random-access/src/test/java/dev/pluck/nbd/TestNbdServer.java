@@ -20,11 +20,10 @@ import java.nio.file.Path;
  * unix socket, one connection at a time. Deliberately separate from pluck's client code.
  */
 final class TestNbdServer implements AutoCloseable {
-  /** What the server does wrong when answering reads and block status. */
   /**
-   * How the server departs from a plain reply. SCATTERED_CHUNKS is legal: a read's reply comes as
-   * data for its first quarter, then data for its second half, then a hole for its second quarter
-   * (which reads as zeros whatever {@code data} holds there).
+   * What the server does wrong when answering reads and block status. SCATTERED_CHUNKS is no
+   * wrong but a legal reply the client must assemble: data for a read's first quarter, then data
+   * for its second half, then a hole for its second quarter (zeros whatever {@code data} holds).
    */
   enum Misbehaviour { NONE, OLD_SERVER_WITHOUT_GO, UNKNOWN_COOKIE, LONG_CHUNK, TOO_MANY_DESCRIPTORS, BAD_MAGIC, SILENT, CHUNK_OUTSIDE_REQUEST,
     SHORT_READ, SCATTERED_CHUNKS }
