@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.pluck.nbd.protocol.NbdOptions;
 import dev.pluck.nbd.protocol.NbdProtocolException;
 import dev.pluck.nbd.protocol.NbdUri;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -52,16 +53,68 @@ class HostileServerTest {
         .hasMessageContaining("Connection refused");
   }
 
+  /** A read's buffer: on the Java heap, or direct (which the socket may fill itself). */
+  private static ByteBuffer buffer(int length, boolean direct) {
+    return direct ? ByteBuffer.allocateDirect(length) : ByteBuffer.allocate(length);
+  }
+
+  private static byte[] bytesOf(ByteBuffer b) {
+    byte[] out = new byte[b.flip().remaining()];
+    b.get(out);
+    return out;
+  }
+
   /** A read's reply as data chunks out of order and a hole: each lands where it says, the hole as zeros. */
   @Test
   void aReplyInScatteredChunksIsAssembledInPlace() throws Exception {
     for (boolean extended : new boolean[] {false, true}) {
-      try (TestNbdServer s = new TestNbdServer(tmp, data, extended, TestNbdServer.Misbehaviour.SCATTERED_CHUNKS);
-          NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
-        int length = 40_000;
-        byte[] expected = java.util.Arrays.copyOfRange(data, 5000, 5000 + length);
-        java.util.Arrays.fill(expected, length / 4, length / 2, (byte) 0);
-        assertThat(dev.read(5000, length)).isEqualTo(expected);
+      for (boolean direct : new boolean[] {false, true}) {
+        try (TestNbdServer s = new TestNbdServer(tmp, data, extended, TestNbdServer.Misbehaviour.SCATTERED_CHUNKS);
+            NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+          int length = 400_000;
+          byte[] expected = java.util.Arrays.copyOfRange(data, 5000, 5000 + length);
+          java.util.Arrays.fill(expected, length / 4, length / 2, (byte) 0);
+          ByteBuffer dst = buffer(length, direct);
+          // Garbage where the hole goes: the hole must be written as zeros, not left alone.
+          for (int i = length / 4; i < length / 2; i++) {
+            dst.put(i, (byte) 0x5a);
+          }
+          dev.read(5000, dst);
+          assertThat(bytesOf(dst)).as("extended %s, direct %s", extended, direct).isEqualTo(expected);
+        }
+      }
+    }
+  }
+
+  /**
+   * Read data for a direct buffer is written there by the socket itself (no copy), for structured
+   * and extended replies, and simple ones; data for a heap buffer is copied, and after it the
+   * client returns to reading in place.
+   */
+  @Test
+  void directBuffersAreFilledByTheSocketItself() throws Exception {
+    int length = 300_000;
+    for (TestNbdServer.Misbehaviour kind : List.of(TestNbdServer.Misbehaviour.NONE, TestNbdServer.Misbehaviour.OLD_SERVER_WITHOUT_GO)) {
+      for (boolean extended : kind == TestNbdServer.Misbehaviour.NONE ? new boolean[] {false, true} : new boolean[] {false}) {
+        long inPlace;
+        try (InPlaceBytes counter = new InPlaceBytes()) {
+          try (TestNbdServer s = new TestNbdServer(tmp, data, extended, kind);
+              NbdBlockDevice dev = NbdBlockDevice.open(NbdUri.parse(s.uri()), NbdOptions.defaults().withConnections(1)
+                  .withStructuredReplies(kind == TestNbdServer.Misbehaviour.NONE))) {
+            int[] offsets = {0, 123_457, 77, 700_001, 400_000};
+            boolean[] direct = {true, true, false, true, true};
+            for (int i = 0; i < offsets.length; i++) {
+              ByteBuffer dst = buffer(length, direct[i]);
+              dev.read(offsets[i], dst);
+              assertThat(bytesOf(dst)).as("%s extended %s read %d", kind, extended, i)
+                  .isEqualTo(java.util.Arrays.copyOfRange(data, offsets[i], offsets[i] + length));
+            }
+          }
+          inPlace = counter.total();
+        }
+        // All of the direct reads but the one after the heap read, whose header came in an ordinary
+        // buffer that may have taken some or all of its data along.
+        assertThat(inPlace).as("%s extended %s", kind, extended).isBetween(3L * length, 4L * length);
       }
     }
   }
@@ -106,10 +159,12 @@ class HostileServerTest {
   @Timeout(20)
   void aLyingReadReplyClosesTheConnectionWithAProtocolError(TestNbdServer.Misbehaviour lie) throws Exception {
     for (boolean extended : new boolean[] {false, true}) {
-      try (TestNbdServer s = new TestNbdServer(tmp, data, extended, lie); NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
-        assertThatThrownBy(() -> dev.read(0, 4096)).isInstanceOf(NbdProtocolException.class);
-        // The connection is gone: later requests fail at once instead of hanging.
-        assertThatThrownBy(() -> dev.read(0, 10)).isInstanceOf(NbdProtocolException.class);
+      for (boolean direct : new boolean[] {false, true}) {
+        try (TestNbdServer s = new TestNbdServer(tmp, data, extended, lie); NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+          assertThatThrownBy(() -> dev.read(0, buffer(64 << 10, direct))).isInstanceOf(NbdProtocolException.class);
+          // The connection is gone: later requests fail at once instead of hanging.
+          assertThatThrownBy(() -> dev.read(0, 10)).isInstanceOf(NbdProtocolException.class);
+        }
       }
     }
   }

@@ -55,6 +55,38 @@ class QemuNbdReadIT {
     }
   }
 
+  /**
+   * Into direct buffers, qemu-nbd's read data is written by the socket itself, with structured
+   * replies over several connections and with simple replies; the bytes are the image's.
+   */
+  @Test
+  void directBuffersAreFilledByTheSocketItself() throws Exception {
+    for (boolean structured : new boolean[] {true, false}) {
+      long inPlace;
+      long wanted = 0;
+      try (InPlaceBytes counter = new InPlaceBytes()) {
+        try (QemuNbd server = QemuNbd.serve(image);
+            NbdBlockDevice dev = NbdBlockDevice.open(NbdUri.parse(server.uri()),
+                NbdOptions.defaults().withConnections(structured ? 4 : 1).withStructuredReplies(structured))) {
+          Random r = new Random(11);
+          for (int i = 0; i < 40; i++) {
+            int length = 4096 + r.nextInt(3 << 20);
+            long offset = r.nextInt((8 << 20) - length);  // random data, no holes
+            ByteBuffer dst = ByteBuffer.allocateDirect(length);
+            dev.read(offset, dst);
+            byte[] got = new byte[length];
+            dst.flip().get(got);
+            assertThat(java.util.Arrays.equals(got, 0, length, bytes, (int) offset, (int) offset + length))
+                .as("structured %s read %d+%d", structured, offset, length).isTrue();
+            wanted += length;
+          }
+        }
+        inPlace = counter.total();
+      }
+      assertThat(inPlace).as("structured %s", structured).isBetween(wanted * 99 / 100, wanted);
+    }
+  }
+
   @Test
   void zeroLengthAndPastTheEndAreRejectedBeforeSending() throws Exception {
     try (QemuNbd server = QemuNbd.serve(image); NbdBlockDevice dev = NbdBlockDevice.open(server.uri())) {

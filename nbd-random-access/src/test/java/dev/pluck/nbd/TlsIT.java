@@ -63,8 +63,17 @@ class TlsIT {
         "--tls-creds", "tls0", "--bind", "127.0.0.1", "--port", Integer.toString(port));
     try (QemuNbd server = QemuNbd.serveTcp(image, "raw", "secure", tls, port)) {
       String uri = "nbds://localhost:" + port + "/secure?tls-certificates=" + pki;
-      try (NbdBlockDevice dev = NbdBlockDevice.open(uri)) {
-        assertThat(dev.read(12345, 100_000)).isEqualTo(java.util.Arrays.copyOfRange(bytes, 12345, 112345));
+      try (InPlaceBytes counter = new InPlaceBytes()) {
+        try (NbdBlockDevice dev = NbdBlockDevice.open(uri)) {
+          assertThat(dev.read(12345, 100_000)).isEqualTo(java.util.Arrays.copyOfRange(bytes, 12345, 112345));
+          // Into a direct buffer too: the socket's bytes are TLS records, so nothing lands in place.
+          java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(3 << 20);
+          dev.read(1 << 20, direct);
+          byte[] got = new byte[3 << 20];
+          direct.flip().get(got);
+          assertThat(got).isEqualTo(java.util.Arrays.copyOfRange(bytes, 1 << 20, 4 << 20));
+        }
+        assertThat(counter.total()).isZero();
       }
       // Plain text to a TLS-only server: refused with the reason.
       assertThatThrownBy(() -> NbdBlockDevice.open("nbd://localhost:" + port + "/secure"))

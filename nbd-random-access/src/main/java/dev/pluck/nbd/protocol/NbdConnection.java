@@ -3,6 +3,7 @@ package dev.pluck.nbd.protocol;
 import dev.pluck.nbd.Extent;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
@@ -10,7 +11,10 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.UncheckedBooleanSupplier;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -27,7 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One NBD connection in the transmission phase: many requests in flight, matched to replies by
- * cookie, read data copied straight into the caller's buffers as it arrives.
+ * cookie, read data put straight into the caller's buffers as it arrives (by the socket itself
+ * when they are direct buffers and the connection is not under TLS).
  *
  * <p>Nothing the server sends is trusted: an unknown cookie, a chunk outside its request, a
  * block-status reply of more than {@link #MAX_DESCRIPTORS} descriptors or a bad magic closes the
@@ -40,6 +45,8 @@ public final class NbdConnection implements Closeable {
   /** Largest error message accepted (proto.md: strings are at most 4096 bytes). */
   private static final int MAX_ERROR_MESSAGE = 4096;
   private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
+  /** Data chunks with less than this left are read into Netty's buffers and copied. */
+  private static final int MIN_LANDING = 4096;
 
   private final NbdUri uri;
   private final Channel channel;
@@ -52,6 +59,8 @@ public final class NbdConnection implements Closeable {
   private final long[] bytes = new long[16];
   private long largest;
   private int highWater;
+  /** Read data the socket wrote straight into requests' buffers (written on the event loop only). */
+  private volatile long receivedInPlace;
   private volatile IOException failure;
 
   private NbdConnection(NbdUri uri, Channel channel, ExportInfo info, Duration requestTimeout) {
@@ -84,7 +93,7 @@ public final class NbdConnection implements Closeable {
         .group(NbdTransport.group())
         .channel(NbdTransport.channelType(uri))
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()))
-        .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(4096, 256 << 10, 1 << 20))
+        .option(ChannelOption.RCVBUF_ALLOCATOR, new ReceiveAllocator())
         .handler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
@@ -176,7 +185,12 @@ public final class NbdConnection implements Closeable {
   private static NbdConnection transmission(NbdUri uri, Channel ch, NbdHandshake h, ExportInfo info, NbdOptions options) {
     h.finish();
     NbdConnection c = new NbdConnection(uri, ch, info, options.requestTimeout());
-    ch.pipeline().addLast("nbd-replies", c.new ReplyDecoder());
+    ReplyDecoder replies = c.new ReplyDecoder();
+    ch.pipeline().addLast("nbd-replies", replies);
+    // Under TLS the socket's bytes are records for the SslHandler, never the data itself.
+    if (ch.pipeline().get(SslHandler.class) == null && ch.config().getRecvByteBufAllocator() instanceof ReceiveAllocator r) {
+      r.replies = replies;
+    }
     return c;
   }
 
@@ -255,6 +269,7 @@ public final class NbdConnection implements Closeable {
         m.put("bytes", sizes);
         m.put("largestRequest", largest);
         m.put("inFlightHighWater", highWater);
+        m.put("receivedInPlace", receivedInPlace);
       }
       NbdTrace.emit(m);
     }
@@ -368,8 +383,82 @@ public final class NbdConnection implements Closeable {
   }
 
   /**
-   * Decodes replies and completes requests, on the channel's event loop. Read payloads are copied
-   * into the request's buffer as they arrive, so no reply is ever accumulated whole.
+   * Netty's adaptive receive buffers, except while the reply decoder says where the next bytes
+   * belong ({@link ReplyDecoder#receiveBuffer}).
+   */
+  private static final class ReceiveAllocator implements RecvByteBufAllocator {
+    private final RecvByteBufAllocator adaptive = new AdaptiveRecvByteBufAllocator(4096, 256 << 10, 1 << 20);
+    /** Set once the transmission phase begins; until then (and under TLS) every read is Netty's. */
+    volatile ReplyDecoder replies;
+
+    @Override
+    public Handle newHandle() {
+      ExtendedHandle d = (ExtendedHandle) adaptive.newHandle();
+      return new ExtendedHandle() {
+        @Override
+        public ByteBuf allocate(ByteBufAllocator alloc) {
+          ReplyDecoder r = replies;
+          ByteBuf b = r == null ? null : r.receiveBuffer(alloc);
+          return b != null ? b : d.allocate(alloc);
+        }
+
+        @Override
+        public boolean continueReading(UncheckedBooleanSupplier maybeMoreDataSupplier) {
+          return d.continueReading(maybeMoreDataSupplier);
+        }
+
+        @Override
+        public int guess() {
+          return d.guess();
+        }
+
+        @Override
+        public void reset(io.netty.channel.ChannelConfig config) {
+          d.reset(config);
+        }
+
+        @Override
+        public void incMessagesRead(int numMessages) {
+          d.incMessagesRead(numMessages);
+        }
+
+        @Override
+        public void lastBytesRead(int bytes) {
+          d.lastBytesRead(bytes);
+        }
+
+        @Override
+        public int lastBytesRead() {
+          return d.lastBytesRead();
+        }
+
+        @Override
+        public void attemptedBytesRead(int bytes) {
+          d.attemptedBytesRead(bytes);
+        }
+
+        @Override
+        public int attemptedBytesRead() {
+          return d.attemptedBytesRead();
+        }
+
+        @Override
+        public boolean continueReading() {
+          return d.continueReading();
+        }
+
+        @Override
+        public void readComplete() {
+          d.readComplete();
+        }
+      };
+    }
+  }
+
+  /**
+   * Decodes replies and completes requests, on the channel's event loop. Read payloads go into the
+   * request's buffer as they arrive (see {@link #receiveBuffer}), so no reply is ever accumulated
+   * whole.
    */
   private final class ReplyDecoder extends ByteToMessageDecoder {
     private enum State { HEADER, DATA_OFFSET, DATA, PAYLOAD }
@@ -382,6 +471,14 @@ public final class NbdConnection implements Closeable {
     private long payloadLength;
     private long dataOffset;   // where in the request's buffer DATA goes
     private long dataLeft;
+    /** The buffer last handed to the socket over the request's own memory, and where it begins. */
+    private ByteBuf landing;
+    private long landingAt;
+    /**
+     * Whether the last data chunk went to a direct buffer, so the next header is read exactly (one
+     * system call more, no copy) lest an ordinary buffer take the data behind it.
+     */
+    private boolean landingMode = true;
 
     ReplyDecoder() {
       // Never copy a large incoming buffer just because a header straddled two reads.
@@ -405,9 +502,14 @@ public final class NbdConnection implements Closeable {
           }
           case DATA -> {
             int n = (int) Math.min(in.readableBytes(), dataLeft);
-            ByteBuffer target = current.dst.duplicate();
-            target.position((int) dataOffset).limit((int) (dataOffset + n));
-            in.readBytes(target);
+            if (in == landing && dataOffset == landingAt + in.readerIndex()) {
+              in.skipBytes(n);  // the socket wrote these where they belong
+              receivedInPlace += n;
+            } else {
+              ByteBuffer target = current.dst.duplicate();
+              target.position((int) dataOffset).limit((int) (dataOffset + n));
+              in.readBytes(target);
+            }
             dataOffset += n;
             dataLeft -= n;
             if (dataLeft == 0) {
@@ -423,6 +525,40 @@ public final class NbdConnection implements Closeable {
             endChunk();
           }
           default -> throw new IllegalStateException();
+        }
+      }
+    }
+
+    /**
+     * The buffer the channel's next socket read should fill, or null for one of Netty's. While a
+     * data chunk goes to a direct buffer, the rest of it: the kernel then writes the data where it
+     * belongs, sparing a copy of every byte read (docs/PERFORMANCE.md). While chunks land so,
+     * exactly the next reply header and data offset, so no ordinary buffer swallows the data
+     * behind them. Called on the event loop between reads, after this decoder saw the last one.
+     */
+    ByteBuf receiveBuffer(ByteBufAllocator alloc) {
+      switch (state) {
+        case DATA -> {
+          if (dataLeft < MIN_LANDING || !current.dst.isDirect()) {
+            return null;
+          }
+          ByteBuffer region = current.dst.duplicate();
+          region.position((int) dataOffset).limit((int) (dataOffset + dataLeft));
+          landing = Unpooled.wrappedBuffer(region.slice()).clear();  // a view: releasing it frees nothing
+          landingAt = dataOffset;
+          return landing;
+        }
+        case HEADER, DATA_OFFSET -> {
+          if (!landingMode) {
+            return null;
+          }
+          int header = !info.structuredReplies() ? Nbd.SIMPLE_REPLY_SIZE
+              : info.extendedHeaders() ? Nbd.EXTENDED_REPLY_SIZE + 8 : Nbd.STRUCTURED_REPLY_SIZE + 8;
+          int want = (state == State.HEADER ? header : 8) - internalBuffer().readableBytes();
+          return want > 0 ? alloc.ioBuffer(want, want) : null;
+        }
+        default -> {
+          return null;
         }
       }
     }
@@ -457,6 +593,7 @@ public final class NbdConnection implements Closeable {
             dataOffset = 0;
             dataLeft = current.length;
             current.covered = current.length;
+            landingMode = current.dst.isDirect();
             state = State.DATA;
           } else {
             finish();
@@ -567,6 +704,7 @@ public final class NbdConnection implements Closeable {
       if (length == 0) {
         throw new NbdProtocolException("empty data chunk for read at " + current.offset);
       }
+      landingMode = current.dst.isDirect();
       state = State.DATA;
     }
 
