@@ -106,6 +106,7 @@ public final class Pluck implements Runnable {
     if (System.getProperty("io.netty.jfr.enabled") == null) {
       System.setProperty("io.netty.jfr.enabled", "false");
     }
+    NettyLog.install(System.err);
     int status = commandLine(args.length > 0 ? args[0] : null).execute(args);
     // Threads waiting in epoll_wait make the JVM's exit wait 300 ms for them.
     dev.pluck.nbd.protocol.EventLoops.shutdownAll();
