@@ -33,6 +33,9 @@ class LauncherIT {
   void aVerbsFirstGoodRunMakesTheArchiveLaterRunsMap(@TempDir Path dir) throws Exception {
     Files.deleteIfExists(ARCHIVE);
     Files.deleteIfExists(Path.of(ARCHIVE + ".failed"));
+    for (Path old : leftovers("pluck-completion.jsa.")) {
+      Files.delete(old);
+    }
 
     Tools.Result usage = launch("", "completion", "--no-such-option");
     assertThat(usage.exitCode()).isEqualTo(2);
@@ -77,6 +80,9 @@ class LauncherIT {
   @Test
   void aSignalToARecordingRunStopsJava(@TempDir Path dir) throws Exception {
     Path archive = ROOT.resolve("cli/target/pluck-nbd-nbd.jsa");
+    for (Path old : leftovers("pluck-nbd-nbd.jsa.")) {  // from runs killed outright before this test
+      Files.delete(old);
+    }
     for (String signal : List.of("TERM", "INT")) {
       Files.deleteIfExists(archive);
       Files.deleteIfExists(Path.of(archive + ".failed"));
