@@ -25,9 +25,11 @@ import java.util.concurrent.CompletableFuture;
  * read twice.
  *
  * <p>Each request reads into a direct buffer sized to it (a power of two from 64 KiB up to the
- * largest request), reused by later requests of its size: thousands of small scattered files do not
- * each hold a buffer of the largest request size, so direct memory stays near twice the bytes in
- * flight, whatever the guest's layout. A sink that keeps the bytes in buffers of its own can have
+ * largest request), reused by later requests of its size, in this planner or any other of the
+ * process (a backup makes a planner per large file and per batch of small ones, and a fresh direct
+ * buffer costs zeroing and page faults): thousands of small scattered files do not each hold a
+ * buffer of the largest request size, so direct memory stays near twice the bytes in flight,
+ * whatever the guest's layout. A sink that keeps the bytes in buffers of its own can have
  * requests read straight into them ({@link Sink#target}), saving a copy of every byte.
  */
 public final class ReadPlanner {
@@ -130,8 +132,8 @@ public final class ReadPlanner {
 
   private final BlockDevice device;
   private final Options options;
-  /** Kept across {@link #read} calls: a file read a window at a time reuses its buffers. */
-  private final Buffers free;
+  /** Read buffers no request is using, for every planner of the process. */
+  private static final Buffers FREE = new Buffers();
 
   public ReadPlanner(BlockDevice device, Options options) {
     this.device = device;
@@ -140,7 +142,6 @@ public final class ReadPlanner {
       throw new IllegalArgumentException("bad read planner options " + options);
     }
     this.options = new Options(options.gap(), max, options.maxInFlight(), options.filter(), options.dirtyContext());
-    this.free = new Buffers(max);
   }
 
   public ReadPlanner(BlockDevice device) {
@@ -195,7 +196,7 @@ public final class ReadPlanner {
             Request r = pendingStep.request;
             ByteBuffer buf = r.parts.size() == 1 ? sink.target(r.offset, (int) r.length) : null;
             if (buf == null) {
-              buf = free.take((int) r.length);
+              buf = FREE.take((int) r.length, options.maxRequest());
             } else if (buf.remaining() != r.length) {
               throw new IllegalStateException("a sink's target of " + buf.remaining() + " bytes for a read of " + r.length);
             } else {
@@ -231,7 +232,7 @@ public final class ReadPlanner {
         inFlight -= r.length;
         requestsInFlight--;
         if (r.own) {
-          free.give(r.buffer);
+          FREE.give(r.buffer);
         }
       }
     } catch (java.io.UncheckedIOException e) {
@@ -246,20 +247,27 @@ public final class ReadPlanner {
     return new Stats(counters[0], counters[1], counters[2], counters[3], counters[4]);
   }
 
-  /** Read buffers by size class (powers of two from {@link #MIN_BUFFER} to the largest request), reused. */
+  /**
+   * Read buffers by size class (powers of two from {@link #MIN_BUFFER} up), reused; at most
+   * {@link #MAX_IDLE} bytes of them kept while unused.
+   */
   private static final class Buffers {
-    private final int largest;
+    /** Twice the default bytes in flight: what two planners at work at once hold. */
+    static final long MAX_IDLE = 2 * Options.defaults().maxInFlight();
     private final List<Deque<ByteBuffer>> free = new ArrayList<>();
-
-    Buffers(int largest) {
-      this.largest = largest;
-    }
+    private long idle;
 
     /** A buffer of exactly {@code length} bytes (limit), from a free one of its class when there is one. */
-    synchronized ByteBuffer take(int length) {
-      int capacity = capacity(length);
+    synchronized ByteBuffer take(int length, int largest) {
+      int capacity = capacity(length, largest);
       Deque<ByteBuffer> d = deque(capacity);
       ByteBuffer buf = d.poll();
+      if (buf != null) {
+        idle -= buf.capacity();
+        if (buf.capacity() < length) {  // a class holds the largest requests of other planners too
+          buf = null;
+        }
+      }
       if (buf == null) {
         buf = ByteBuffer.allocateDirect(capacity);
       }
@@ -268,10 +276,13 @@ public final class ReadPlanner {
     }
 
     synchronized void give(ByteBuffer buf) {
-      deque(buf.capacity()).push(buf);
+      if (idle + buf.capacity() <= MAX_IDLE) {
+        deque(buf.capacity()).push(buf);
+        idle += buf.capacity();
+      }
     }
 
-    private int capacity(int length) {
+    private static int capacity(int length, int largest) {
       int c = Math.max(MIN_BUFFER, Integer.highestOneBit(Math.max(1, length - 1)) << 1);
       return Math.min(Math.max(c, length), Math.max(largest, length));
     }

@@ -304,4 +304,33 @@ class ReadPlannerTest {
     assertThat(most[0]).as("direct memory held while reading").isLessThanOrEqualTo(
         (long) ReadPlanner.MAX_REQUESTS_IN_FLIGHT * ReadPlanner.MIN_BUFFER + (1 << 20));
   }
+
+  private static java.lang.management.BufferPoolMXBean directBuffers() {
+    return java.lang.management.ManagementFactory.getPlatformMXBeans(java.lang.management.BufferPoolMXBean.class).stream()
+        .filter(b -> b.getName().equals("direct")).findFirst().orElseThrow();
+  }
+
+  /**
+   * A later planner reads into the buffers an earlier one used (a backup makes one per large file),
+   * and a buffer too small for a request of another planner's size class is not handed out.
+   */
+  @Test
+  void laterPlannersReuseTheBuffersOfEarlierOnes() throws Exception {
+    List<ReadPlanner.Range> wanted = List.of(new ReadPlanner.Range(0, 4 << 20), new ReadPlanner.Range(8 << 20, 3 << 20));
+    try (CountingDevice dev = new CountingDevice(FileBlockDevice.open(image))) {
+      ReadPlanner.Options opts = ReadPlanner.Options.defaults().withGap(0).withMaxRequest(512 << 10);
+      collect(new ReadPlanner(dev, opts), wanted, new ArrayList<>());
+      long buffers = directBuffers().getCount();
+      for (int i = 0; i < 3; i++) {
+        assertThat(collect(new ReadPlanner(dev, opts), wanted, new ArrayList<>())).hasSize(14);
+      }
+      assertThat(directBuffers().getCount()).as("direct buffers after three more planners").isEqualTo(buffers);
+
+      // 3 MiB requests leave 3 MiB buffers in the 4 MiB class; 4 MiB requests must not get them.
+      collect(new ReadPlanner(dev, opts.withMaxRequest(3 << 20).withMaxInFlight(8 << 20)), List.of(new ReadPlanner.Range(0, 6 << 20)), new ArrayList<>());
+      List<long[]> got = collect(new ReadPlanner(dev, opts.withMaxRequest(4 << 20).withMaxInFlight(8 << 20)),
+          List.of(new ReadPlanner.Range(0, 8 << 20)), new ArrayList<>());
+      assertThat(got).extracting(g -> g[1]).containsExactly(4L << 20, 4L << 20);
+    }
+  }
 }
