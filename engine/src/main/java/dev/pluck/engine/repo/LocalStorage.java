@@ -32,6 +32,12 @@ public final class LocalStorage implements Storage {
     return root;
   }
 
+  /** The directory, as errors name the repository. */
+  @Override
+  public String toString() {
+    return root.toString();
+  }
+
   private Path path(String name) throws IOException {
     if (name.isEmpty() || name.startsWith("/") || name.contains("..") || name.contains("\\")) {
       throw new IOException("bad repository object name: " + name);

@@ -68,7 +68,7 @@ public final class Repository implements Closeable {
   public static Repository init(Storage storage, Config config) throws IOException {
     config.checked();
     if (storage.exists(CONFIG)) {
-      throw new IOException("a repository already exists there");
+      throw new IOException("a repository already exists at " + storage);
     }
     storage.put(CONFIG, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(config));
     return open(storage);
@@ -76,7 +76,7 @@ public final class Repository implements Closeable {
 
   public static Repository open(Storage storage) throws IOException {
     if (!storage.exists(CONFIG)) {
-      throw new IOException("no pluck repository there (no config); create one with `pluck init`");
+      throw new IOException("no pluck repository at " + storage + " (no config); create one with `pluck init`");
     }
     Config config;
     try {

@@ -349,7 +349,7 @@ class RepositoryTest {
 
   @Test
   void refusesWhatItCannotRead(@TempDir Path dir) throws Exception {
-    assertThatThrownBy(() -> Repository.open(new LocalStorage(dir))).hasMessageContaining("no pluck repository");
+    assertThatThrownBy(() -> Repository.open(new LocalStorage(dir))).hasMessageContaining("no pluck repository at " + dir);
     create(dir, "zstd:3").close();
     assertThatThrownBy(() -> create(dir, "zstd:3")).hasMessageContaining("already exists");
     Files.writeString(dir.resolve("config"), "{\"format\": 2, \"chunkSize\": 65536, \"compression\": \"zstd\", \"packSize\": 1048576}");
