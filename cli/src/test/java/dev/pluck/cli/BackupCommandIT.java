@@ -14,6 +14,33 @@ import org.junit.jupiter.api.io.TempDir;
 class BackupCommandIT {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  /**
+   * The repository is opened while the sources are: whichever fails, the error is the one line it
+   * gives, and no lock is left behind.
+   */
+  @Test
+  void aFailingSourceOrRepositoryLeavesNoLock(@TempDir Path dir) throws Exception {
+    TestDisk disk = TestDisks.gptMixed();
+    Path repo = dir.resolve("repo");
+    assertThat(CliRun.of("init", "--repo", repo.toString()).exit()).isZero();
+    CliRun noSource = CliRun.of("backup", "--repo", repo.toString(), dir.resolve("no-such.raw").toString());
+    assertThat(noSource.exit()).isEqualTo(1);
+    assertThat(noSource.err()).startsWith("pluck: ").contains("no-such.raw").hasLineCount(1);
+    try (var locks = java.nio.file.Files.list(repo.resolve("locks"))) {
+      assertThat(locks).as("locks left by the failed backup").isEmpty();
+    }
+
+    CliRun noRepo = CliRun.of("backup", "--repo", dir.resolve("no-repo").toString(), disk.image().toString());
+    assertThat(noRepo.exit()).isEqualTo(1);
+    assertThat(noRepo.err()).startsWith("pluck: ").contains("no-repo").hasLineCount(1);
+
+    CliRun good = CliRun.of("backup", "--repo", repo.toString(), "--volume", "p3", disk.image().toString());
+    assertThat(good.exit()).as(good.err()).isZero();
+    try (var locks = java.nio.file.Files.list(repo.resolve("locks"))) {
+      assertThat(locks).as("locks left by the backup").isEmpty();
+    }
+  }
+
   @Test
   void backupThenIncremental(@TempDir Path dir) throws Exception {
     TestDisk disk = TestDisks.gptMixed();
