@@ -107,6 +107,19 @@ public final class Pluck implements Runnable {
       System.setProperty("io.netty.jfr.enabled", "false");
     }
     NettyLog.install(System.err);
+    // An NBD command's transport starts while picocli builds the command line (~40 ms each, on
+    // different cores; docs/PERFORMANCE.md).
+    if (java.util.Arrays.stream(args).anyMatch(dev.pluck.nbd.protocol.NbdUri::isNbdUri)) {
+      Thread start = new Thread(() -> {
+        try {
+          dev.pluck.nbd.protocol.NbdConnection.startTransport();
+        } catch (RuntimeException | LinkageError e) {
+          // the first connection meets it again and says what failed
+        }
+      }, "nbd-transport-start");
+      start.setDaemon(true);
+      start.start();
+    }
     int status = commandLine(args.length > 0 ? args[0] : null).execute(args);
     // Threads waiting in epoll_wait make the JVM's exit wait 300 ms for them.
     dev.pluck.nbd.protocol.EventLoops.shutdownAll();

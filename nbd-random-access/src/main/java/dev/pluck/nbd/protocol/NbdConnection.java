@@ -73,6 +73,16 @@ public final class NbdConnection implements Closeable {
   /** What NBD_OPT_LIST and NBD_OPT_LIST_META_CONTEXT said, for {@code nbd info}. */
   public record Listing(List<String> exports, Map<String, String> descriptions, List<String> metaContexts) {}
 
+  /**
+   * Starts what every connection needs and no argument changes (Netty's classes and allocator, the
+   * native epoll library, the event loops), so that a caller with other work to do first can have
+   * it done meanwhile on another thread; the first connection otherwise does it.
+   */
+  public static void startTransport() {
+    NbdTransport.group();
+    io.netty.buffer.ByteBufAllocator.DEFAULT.ioBuffer(Nbd.REQUEST_SIZE).release();
+  }
+
   /** Connects, negotiates and enters the transmission phase with {@code uri}'s export. */
   public static NbdConnection connect(NbdUri uri, NbdOptions options) throws IOException {
     return open(uri, options, null);
