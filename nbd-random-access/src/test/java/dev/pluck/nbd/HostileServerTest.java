@@ -86,6 +86,18 @@ class HostileServerTest {
     }
   }
 
+  /** A read-only buffer is refused before anything is sent, and the connection stays good. */
+  @Test
+  void aReadOnlyBufferIsRefused() throws Exception {
+    try (TestNbdServer s = new TestNbdServer(tmp, data, false, TestNbdServer.Misbehaviour.NONE);
+        NbdBlockDevice dev = open(s, Duration.ofSeconds(10))) {
+      ByteBuffer readOnly = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
+      assertThatThrownBy(() -> dev.read(0, readOnly)).isInstanceOf(java.nio.ReadOnlyBufferException.class);
+      assertThat(readOnly.get(0)).isZero();
+      assertThat(dev.read(0, 4096)).isEqualTo(java.util.Arrays.copyOf(data, 4096));
+    }
+  }
+
   /**
    * Read data for a direct buffer is written there by the socket itself (no copy), for structured
    * and extended replies, and simple ones; data for a heap buffer is copied, and after it the

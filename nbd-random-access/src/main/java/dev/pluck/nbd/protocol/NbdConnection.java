@@ -223,6 +223,9 @@ public final class NbdConnection implements Closeable {
 
   /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
   public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+    if (dst.isReadOnly()) {  // the socket would write into it regardless (receiveBuffer)
+      return CompletableFuture.failedFuture(new java.nio.ReadOnlyBufferException());
+    }
     Pending p = new Pending(Nbd.NBD_CMD_READ, offset, dst.remaining(), dst.slice(), 0);
     CompletableFuture<Void> f = submit(p, 0, null).thenApply(x -> null);
     dst.position(dst.limit());
