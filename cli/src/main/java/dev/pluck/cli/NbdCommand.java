@@ -25,8 +25,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code pluck nbd ...}: look at and copy NBD exports with pluck's own client. */
-@Command(name = "nbd", mixinStandardHelpOptions = true, description = "Inspect and copy NBD exports.",
-    subcommands = {NbdCommand.Info.class, NbdCommand.MapExtents.class, NbdCommand.Copy.class})
+@Command(name = "nbd", mixinStandardHelpOptions = true, description = "Inspect and copy NBD exports.")
 final class NbdCommand implements Runnable {
   @Spec CommandSpec spec;
 

@@ -21,8 +21,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code pluck vm ...}: point-in-time views and checkpoint chains of a running VM. */
-@Command(name = "vm", mixinStandardHelpOptions = true, description = "Views and checkpoints of running VMs (over QMP).",
-    subcommands = {VmBackupCommand.class, VmCommand.Checkpoints.class, VmCommand.Export.class, VmCommand.Cleanup.class})
+@Command(name = "vm", mixinStandardHelpOptions = true, description = "Views and checkpoints of running VMs (over QMP).")
 final class VmCommand implements Runnable {
   @Spec CommandSpec spec;
 

@@ -3,6 +3,7 @@ package dev.pluck.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 
 class PluckTest {
 
@@ -52,5 +53,21 @@ class PluckTest {
     for (String command : java.util.List.of("restore", "backup", "ls", "serve", "vm")) {
       assertThat(CliRun.of(command, "--help").out()).as(command).contains("--quiet").contains("--verbose");
     }
+  }
+
+  /** A run builds only the verb (and subverb) it names; anything else gets every verb, for help and errors. */
+  @Test
+  void aRunBuildsOnlyTheVerbItNames() {
+    CommandLine copy = Pluck.commandLine(new String[] {"nbd", "copy", "nbd://x", "-"});
+    assertThat(copy.getSubcommands().keySet()).containsExactly("nbd");
+    assertThat(copy.getSubcommands().get("nbd").getSubcommands().keySet()).containsExactly("copy");
+    assertThat(Pluck.commandLine(new String[] {"backup", "--help"}).getSubcommands().keySet()).containsExactly("backup");
+    CommandLine nbd = Pluck.commandLine(new String[] {"nbd", "no-such-subverb"});
+    assertThat(nbd.getSubcommands().get("nbd").getSubcommands().keySet()).containsExactly("info", "map", "copy");
+    CommandLine all = Pluck.commandLine(new String[] {"-v", "vm", "backup"});
+    assertThat(all.getSubcommands()).hasSameSizeAs(Pluck.commandLine().getSubcommands()).containsKeys("nbd", "vm", "backup", "restore");
+    assertThat(all.getSubcommands().get("vm").getSubcommands().keySet()).containsExactly("backup", "checkpoints", "export", "cleanup");
+    // -v and -q reach the subverbs built on their own too
+    assertThat(copy.getSubcommands().get("nbd").getSubcommands().get("copy").getCommandSpec().findOption("--verbose")).isNotNull();
   }
 }
