@@ -28,21 +28,35 @@ public final class Content {
     while (!end || !inflight.isEmpty()) {
       if (!end && inflight.size() < window) {
         int want = (int) Math.min(size, Math.max(0, left));
-        byte[] buf = new byte[want];
+        byte[] buf = buffer(want, size);
         int n = fill(in, buf);
         left -= n;
         end = n < size || left <= 0;
         if (n == 0) {
+          release(buf, size);
           continue;
         }
         if (zeros(buf, n)) {
+          release(buf, size);
           out.add(null);
         } else if (end && inflight.isEmpty()) {
-          out.add(repo.append(repo.prepare(buf, 0, n)).hex());  // one chunk (most files): no hand-off to a worker
+          Repository.Prepared p;
+          try {
+            p = repo.prepare(buf, 0, n);
+          } finally {
+            release(buf, size);
+          }
+          out.add(repo.append(p).hex());  // one chunk (most files): no hand-off to a worker
         } else {
           slots.add(out.size());
           out.add(null);
-          inflight.add(workers.submit(() -> repo.prepare(buf, 0, n)));
+          inflight.add(workers.submit(() -> {
+            try {
+              return repo.prepare(buf, 0, n);
+            } finally {
+              release(buf, size);
+            }
+          }));
         }
         continue;
       }
@@ -65,8 +79,8 @@ public final class Content {
       int want = (int) Math.min(size, left);
       permits.acquireUninterruptibly();
       boolean handedOff = false;
+      byte[] buf = buffer(want, size);
       try {
-        byte[] buf = new byte[want];
         int n = fill(in, buf);
         left -= n;
         if (n == 0) {
@@ -77,7 +91,13 @@ public final class Content {
         } else {
           parts.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
-              return repo.append(repo.prepare(buf, 0, n)).hex();
+              Repository.Prepared p;
+              try {
+                p = repo.prepare(buf, 0, n);
+              } finally {
+                release(buf, size);
+              }
+              return repo.append(p).hex();
             } catch (IOException e) {
               throw new java.util.concurrent.CompletionException(e);
             } finally {
@@ -91,6 +111,7 @@ public final class Content {
         }
       } finally {
         if (!handedOff) {
+          release(buf, size);
           permits.release();
         }
       }
@@ -177,11 +198,47 @@ public final class Content {
     }
   }
 
-  private static final byte[] ZEROS = new byte[Config.MAX_CHUNK];
+  /** Zeros to compare with, a piece at a time (a chunk-sized array was 8 MiB of fresh memory in every run). */
+  private static final byte[] ZEROS = new byte[64 << 10];
 
   /** Whether the first {@code n} bytes of {@code b} are all zero. */
   public static boolean zeros(byte[] b, int n) {
-    return java.util.Arrays.mismatch(b, 0, n, ZEROS, 0, n) < 0;
+    for (int at = 0; at < n; at += ZEROS.length) {
+      int len = Math.min(ZEROS.length, n - at);
+      if (java.util.Arrays.mismatch(b, at, at + len, ZEROS, 0, len) >= 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Whole-chunk buffers no chunk is using: a large file's chunks are read into them and handed
+   * back once hashed and compressed ({@link Repository#prepare} keeps nothing of them). A fresh
+   * buffer per chunk was most of a backup's allocation, every byte of it zeroed and page-faulted
+   * in anew (docs/PERFORMANCE.md); the buffers in use are bounded by the chunks in flight.
+   */
+  private static final java.util.concurrent.ConcurrentLinkedDeque<byte[]> SPARE = new java.util.concurrent.ConcurrentLinkedDeque<>();
+  private static final int MAX_SPARE = 16;
+
+  /** A buffer of {@code want} bytes: a spare one when {@code want} is a whole chunk. */
+  private static byte[] buffer(int want, int chunkSize) {
+    if (want == chunkSize) {
+      byte[] b;
+      while ((b = SPARE.poll()) != null) {
+        if (b.length == want) {
+          return b;
+        }
+      }
+    }
+    return new byte[want];
+  }
+
+  /** Hands a buffer back once nothing refers to its bytes. */
+  private static void release(byte[] b, int chunkSize) {
+    if (b.length == chunkSize && SPARE.size() < MAX_SPARE) {
+      SPARE.push(b);
+    }
   }
 
   /** The bytes back, for a content of {@code size} bytes recorded as {@code chunks}. */

@@ -73,6 +73,31 @@ class RepositoryTest {
     }
   }
 
+  /**
+   * Chunk buffers are handed from one chunk to the next: files stored in the background one after
+   * another, their chunks hashed and compressed while the next are read, each keep their own bytes.
+   */
+  @org.junit.jupiter.api.Test
+  void filesStoredOneAfterAnotherKeepTheirOwnBytes(@TempDir Path dir) throws Exception {
+    try (Repository repo = create(dir, "zstd:3")) {
+      Random r = new Random(7);
+      java.util.concurrent.Semaphore permits = new java.util.concurrent.Semaphore(4);
+      List<byte[]> files = new java.util.ArrayList<>();
+      List<java.util.concurrent.CompletableFuture<List<String>>> stored = new java.util.ArrayList<>();
+      for (int f = 0; f < 12; f++) {
+        byte[] data = bytes(r, 3 * CHUNK + f * 1000, f % 2 == 0);
+        files.add(data);
+        stored.add(Content.storeAsync(repo, dev.pluck.fs.ReadOnlyChannel.of(data), permits));
+      }
+      for (int f = 0; f < files.size(); f++) {
+        List<String> chunks = Content.await(stored.get(f));
+        assertThat(readBack(repo, chunks, files.get(f).length)).as("file %d", f).isEqualTo(files.get(f));
+        assertThat(chunks).as("file %d", f).isEqualTo(store(repo, files.get(f)));
+      }
+      assertThat(permits.availablePermits()).isEqualTo(4);
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"zstd:3", "zstd:19", "lz4", "xz:6", "none"})
   void filesOfEverySizeRoundTripThroughEveryCodec(String compression, @TempDir Path dir) throws Exception {
