@@ -118,8 +118,13 @@ public enum Codec {
     return true;
   }
 
+  /** Bytes a chunk of {@code length} bytes may take compressed with zstd, or stored raw. */
+  static int bound(int length) {
+    return (int) Math.max(length, Zstd.compressBound(length));
+  }
+
   /** One zstd frame of {@code data[from, from + length)} into {@code out}, through a kept context; returns its length. */
-  private static int zstdFrame(int level, byte[] data, int from, int length, byte[] out) throws IOException {
+  static int zstdFrame(int level, byte[] data, int from, int length, byte[] out) throws IOException {
     ZstdCompressCtx ctx = ZstdContexts.COMPRESS.poll();
     if (ctx == null) {
       ctx = new ZstdCompressCtx();

@@ -92,17 +92,22 @@ final class PackWriter {
   }
 
   private void write(byte[] b) throws IOException {
-    for (int off = 0; off < b.length; ) {
+    write(b, b.length);
+  }
+
+  /** Writes {@code b[0, length)}; keeps nothing of {@code b}. */
+  private void write(byte[] b, int length) throws IOException {
+    for (int off = 0; off < length; ) {
       if (direct == null) {
-        ByteBuffer buf = ByteBuffer.wrap(b, off, b.length - off);
+        ByteBuffer buf = ByteBuffer.wrap(b, off, length - off);
         while (buf.hasRemaining()) {
           channel.write(buf, size + buf.position() - off);
         }
-        size += b.length - off;
+        size += length - off;
         flushed = size;
         return;
       }
-      int n = Math.min(b.length - off, stage.remaining());
+      int n = Math.min(length - off, stage.remaining());
       stage.put(b, off, n);
       off += n;
       size += n;
@@ -178,8 +183,13 @@ final class PackWriter {
   }
 
   synchronized Pack.Entry add(ChunkId id, Codec codec, byte[] stored, int rawLength) throws IOException {
-    Pack.Entry e = new Pack.Entry(id, codec, size, stored.length, rawLength);
-    write(stored);
+    return add(id, codec, stored, stored.length, rawLength);
+  }
+
+  /** Appends a chunk stored as {@code stored[0, storedLength)}; keeps nothing of {@code stored}. */
+  synchronized Pack.Entry add(ChunkId id, Codec codec, byte[] stored, int storedLength, int rawLength) throws IOException {
+    Pack.Entry e = new Pack.Entry(id, codec, size, storedLength, rawLength);
+    write(stored, storedLength);
     entries.add(e);
     return e;
   }

@@ -147,12 +147,88 @@ public final class Repository implements Closeable {
     return index.contains(id);
   }
 
-  /** A chunk hashed and, unless the repository has it, compressed: ready for {@link #append}. */
-  public record Prepared(ChunkId id, Codec codec, byte[] stored, int rawLength) {}
+  /**
+   * A chunk hashed and, unless the repository has it, compressed: ready for {@link #append}, which
+   * takes its stored bytes once (they are in a buffer the repository then reuses).
+   */
+  public static final class Prepared {
+    private final ChunkId id;
+    private final Codec codec;
+    private final int storedLength;
+    private final int rawLength;
+    /** The stored bytes in {@code [0, storedLength)}; null when the repository had the chunk, or once appended. */
+    private byte[] buffer;
+
+    Prepared(ChunkId id, Codec codec, byte[] buffer, int storedLength, int rawLength) {
+      this.id = id;
+      this.codec = codec;
+      this.buffer = buffer;
+      this.storedLength = storedLength;
+      this.rawLength = rawLength;
+    }
+
+    public ChunkId id() {
+      return id;
+    }
+
+    /** How the bytes are stored; null when the repository had the chunk. */
+    public Codec codec() {
+      return codec;
+    }
+
+    public int rawLength() {
+      return rawLength;
+    }
+
+    /** A copy of the bytes as stored, until appended; null when the repository had the chunk. */
+    public synchronized byte[] stored() {
+      return buffer == null ? null : java.util.Arrays.copyOf(buffer, storedLength);
+    }
+
+    /** The buffer holding the stored bytes, handed over once (null when there is none, or no more). */
+    private synchronized byte[] take() {
+      byte[] b = buffer;
+      buffer = null;
+      return b;
+    }
+  }
 
   /**
-   * Hashes a chunk and compresses it unless it is stored already. Touches no repository state,
-   * so several threads prepare while one appends.
+   * Buffers for chunks as stored, taken by {@link #prepare} and given back by {@link #append} once
+   * their bytes are in the pack: a fresh array per chunk (and another of the exact compressed size)
+   * was most of what a backup allocated, every byte zeroed and page-faulted in (docs/PERFORMANCE.md).
+   * Only buffers that fit a whole chunk compressed are kept; smaller chunks get arrays of their size.
+   */
+  private final java.util.concurrent.ConcurrentLinkedDeque<byte[]> spareBuffers = new java.util.concurrent.ConcurrentLinkedDeque<>();
+  private static final int MAX_SPARE_BUFFERS = 16;
+
+  private int spareCapacity() {
+    return Codec.bound(config.chunkSize());
+  }
+
+  private byte[] buffer(int capacity) {
+    if (capacity <= spareCapacity()) {
+      byte[] b = spareBuffers.poll();
+      if (b != null) {
+        return b;
+      }
+      if (capacity * 2L > spareCapacity()) {  // a chunk of about the repository's size: worth keeping
+        return new byte[spareCapacity()];
+      }
+    }
+    return new byte[capacity];
+  }
+
+  private void giveBack(byte[] b) {
+    if (b.length == spareCapacity() && spareBuffers.size() < MAX_SPARE_BUFFERS) {
+      spareBuffers.push(b);
+    }
+  }
+
+  /**
+   * Hashes a chunk and compresses it unless it is stored already. Touches no repository state
+   * (bar its spare buffers), so several threads prepare while one appends; keeps nothing of
+   * {@code data}.
    */
   public Prepared prepare(byte[] data, int from, int length) throws IOException {
     if (length > Config.MAX_CHUNK) {
@@ -160,35 +236,59 @@ public final class Repository implements Closeable {
     }
     ChunkId id = ChunkId.of(data, from, length);
     if (index.contains(id)) {
-      return new Prepared(id, null, null, length);
+      return new Prepared(id, null, null, 0, length);
     }
-    byte[] stored = compression.codec() == Codec.NONE || Codec.looksIncompressible(data, from, length) ? null
-        : compression.codec().compress(data, from, length, compression.level());
-    if (stored == null || stored.length >= length) {  // compression would not help, or did not: store it raw
-      return new Prepared(id, Codec.NONE, java.util.Arrays.copyOfRange(data, from, from + length), length);
+    Codec codec = compression.codec();
+    boolean raw = codec == Codec.NONE || Codec.looksIncompressible(data, from, length);
+    byte[] out;
+    if (!raw && codec == Codec.ZSTD) {
+      out = buffer(Codec.bound(length));
+      int n = Codec.zstdFrame(compression.level(), data, from, length, out);
+      if (n < length) {
+        return new Prepared(id, codec, out, n, length);
+      }
+    } else if (!raw) {
+      byte[] stored = codec.compress(data, from, length, compression.level());
+      if (stored.length < length) {
+        return new Prepared(id, codec, stored, stored.length, length);
+      }
+      out = buffer(length);
+    } else {
+      out = buffer(length);
     }
-    return new Prepared(id, compression.codec(), stored, length);
+    // compression would not help, or did not: store it raw
+    System.arraycopy(data, from, out, 0, length);
+    return new Prepared(id, Codec.NONE, out, length, length);
   }
 
   /** Stores a prepared chunk unless the repository has it by now; returns its id. */
   public synchronized ChunkId append(Prepared p) throws IOException {
     written.chunks++;
     written.bytes += p.rawLength();
+    byte[] stored = p.take();
     if (index.contains(p.id())) {
+      if (stored != null) {
+        giveBack(stored);
+      }
       return p.id();
     }
-    if (p.stored() == null) {
-      throw new IllegalStateException("chunk " + p.id() + " was prepared as stored and is not");
+    if (stored == null) {
+      throw new IllegalStateException("chunk " + p.id() + " was prepared as stored, or appended already");
     }
     if (open == null) {
       open = new PackWriter(storage.scratch(), "(pack being written " + (++packsStarted) + ")");
       pending.put(open.pendingName, open);
     }
-    Pack.Entry e = open.add(p.id(), p.codec(), p.stored(), p.rawLength());
+    Pack.Entry e;
+    try {
+      e = open.add(p.id(), p.codec(), stored, p.storedLength, p.rawLength());
+    } finally {
+      giveBack(stored);  // the pack writer has the bytes (staged or written)
+    }
     index.add(open.pendingName, e);
     written.newChunks++;
     written.newBytes += p.rawLength();
-    written.storedBytes += p.stored().length;
+    written.storedBytes += p.storedLength;
     if (open.size() >= config.packSize()) {
       closePack();
     }

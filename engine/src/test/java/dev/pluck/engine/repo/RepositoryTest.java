@@ -74,6 +74,40 @@ class RepositoryTest {
   }
 
   /**
+   * Stored bytes live in buffers the repository reuses once a chunk is appended: chunks prepared
+   * together (on workers, appended later in order) each keep their own bytes until appended, raw
+   * or compressed, and a chunk appended twice is stored once.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"zstd:3", "none", "lz4"})
+  void preparedChunksKeepTheirBytesUntilAppended(String compression, @TempDir Path dir) throws Exception {
+    try (Repository repo = create(dir, compression)) {
+      Random r = new Random(11);
+      for (int round = 0; round < 3; round++) {  // later rounds prepare into buffers earlier ones gave back
+        List<byte[]> chunks = new java.util.ArrayList<>();
+        List<java.util.concurrent.Future<Repository.Prepared>> prepared = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+          byte[] c = bytes(r, i % 3 == 0 ? CHUNK : CHUNK - 1 - i * 100, i % 2 == 0);
+          c[0] = (byte) round;
+          c[c.length - 1] = (byte) i;
+          chunks.add(c);
+          prepared.add(repo.workers().submit(() -> repo.prepare(c, 0, c.length)));
+        }
+        List<Repository.Prepared> all = new java.util.ArrayList<>();
+        for (var f : prepared) {
+          all.add(Content.await(f));
+        }
+        for (int i = 0; i < chunks.size(); i++) {
+          ChunkId id = repo.append(all.get(i));
+          assertThat(id).isEqualTo(ChunkId.of(chunks.get(i), 0, chunks.get(i).length));
+          assertThat(repo.append(all.get(i))).as("appended again").isEqualTo(id);
+          assertThat(repo.get(id)).as("round %d chunk %d", round, i).isEqualTo(chunks.get(i));
+        }
+      }
+    }
+  }
+
+  /**
    * Chunk buffers are handed from one chunk to the next: files stored in the background one after
    * another, their chunks hashed and compressed while the next are read, each keep their own bytes.
    */
