@@ -28,23 +28,23 @@ public final class Content {
     while (!end || !inflight.isEmpty()) {
       if (!end && inflight.size() < window) {
         int want = (int) Math.min(size, Math.max(0, left));
-        byte[] buf = buffer(want, size);
-        int n = fill(in, buf);
+        byte[] buf = repo.buffer(want);
+        int n = fill(in, buf, want);
         left -= n;
         end = n < size || left <= 0;
         if (n == 0) {
-          release(buf, size);
+          repo.giveBack(buf);
           continue;
         }
         if (zeros(buf, n)) {
-          release(buf, size);
+          repo.giveBack(buf);
           out.add(null);
         } else if (end && inflight.isEmpty()) {
           Repository.Prepared p;
           try {
             p = repo.prepare(buf, 0, n);
           } finally {
-            release(buf, size);
+            repo.giveBack(buf);
           }
           out.add(repo.append(p).hex());  // one chunk (most files): no hand-off to a worker
         } else {
@@ -54,7 +54,7 @@ public final class Content {
             try {
               return repo.prepare(buf, 0, n);
             } finally {
-              release(buf, size);
+              repo.giveBack(buf);
             }
           }));
         }
@@ -79,9 +79,9 @@ public final class Content {
       int want = (int) Math.min(size, left);
       permits.acquireUninterruptibly();
       boolean handedOff = false;
-      byte[] buf = buffer(want, size);
+      byte[] buf = repo.buffer(want);
       try {
-        int n = fill(in, buf);
+        int n = fill(in, buf, want);
         left -= n;
         if (n == 0) {
           break;
@@ -95,7 +95,7 @@ public final class Content {
               try {
                 p = repo.prepare(buf, 0, n);
               } finally {
-                release(buf, size);
+                repo.giveBack(buf);
               }
               return repo.append(p).hex();
             } catch (IOException e) {
@@ -111,7 +111,7 @@ public final class Content {
         }
       } finally {
         if (!handedOff) {
-          release(buf, size);
+          repo.giveBack(buf);
           permits.release();
         }
       }
@@ -120,9 +120,9 @@ public final class Content {
         .thenApply(done -> parts.stream().map(java.util.concurrent.CompletableFuture::join).toList());
   }
 
-  /** Reads into {@code buf} until it is full or the channel ends; the bytes read. */
-  private static int fill(SeekableByteChannel in, byte[] buf) throws IOException {
-    ByteBuffer b = ByteBuffer.wrap(buf);
+  /** Reads into {@code buf[0, want)} until it is full or the channel ends; the bytes read. */
+  private static int fill(SeekableByteChannel in, byte[] buf, int want) throws IOException {
+    ByteBuffer b = ByteBuffer.wrap(buf, 0, want);
     while (b.hasRemaining() && in.read(b) > 0) {
       // a whole chunk
     }
@@ -210,35 +210,6 @@ public final class Content {
       }
     }
     return true;
-  }
-
-  /**
-   * Whole-chunk buffers no chunk is using: a large file's chunks are read into them and handed
-   * back once hashed and compressed ({@link Repository#prepare} keeps nothing of them). A fresh
-   * buffer per chunk was most of a backup's allocation, every byte of it zeroed and page-faulted
-   * in anew (docs/PERFORMANCE.md); the buffers in use are bounded by the chunks in flight.
-   */
-  private static final java.util.concurrent.ConcurrentLinkedDeque<byte[]> SPARE = new java.util.concurrent.ConcurrentLinkedDeque<>();
-  private static final int MAX_SPARE = 16;
-
-  /** A buffer of {@code want} bytes: a spare one when {@code want} is a whole chunk. */
-  private static byte[] buffer(int want, int chunkSize) {
-    if (want == chunkSize) {
-      byte[] b;
-      while ((b = SPARE.poll()) != null) {
-        if (b.length == want) {
-          return b;
-        }
-      }
-    }
-    return new byte[want];
-  }
-
-  /** Hands a buffer back once nothing refers to its bytes. */
-  private static void release(byte[] b, int chunkSize) {
-    if (b.length == chunkSize && SPARE.size() < MAX_SPARE) {
-      SPARE.push(b);
-    }
   }
 
   /** The bytes back, for a content of {@code size} bytes recorded as {@code chunks}. */

@@ -194,10 +194,12 @@ public final class Repository implements Closeable {
   }
 
   /**
-   * Buffers for chunks as stored, taken by {@link #prepare} and given back by {@link #append} once
-   * their bytes are in the pack: a fresh array per chunk (and another of the exact compressed size)
-   * was most of what a backup allocated, every byte zeroed and page-faulted in (docs/PERFORMANCE.md).
-   * Only buffers that fit a whole chunk compressed are kept; smaller chunks get arrays of their size.
+   * Buffers for chunks, as read ({@link Content}: given back once prepared; {@link #prepare} keeps
+   * nothing of its input) and as stored ({@link #prepare}: given back by {@link #append} once the
+   * pack writer has the bytes). A fresh array per chunk read, per chunk compressed and again of
+   * the exact compressed size was most of what a backup allocated, every byte zeroed and
+   * page-faulted in (docs/PERFORMANCE.md). Only buffers that fit a whole chunk compressed are
+   * kept; chunks far smaller get arrays of their size.
    */
   private final java.util.concurrent.ConcurrentLinkedDeque<byte[]> spareBuffers = new java.util.concurrent.ConcurrentLinkedDeque<>();
   private static final int MAX_SPARE_BUFFERS = 16;
@@ -206,7 +208,8 @@ public final class Repository implements Closeable {
     return Codec.bound(config.chunkSize());
   }
 
-  private byte[] buffer(int capacity) {
+  /** A buffer of at least {@code capacity} bytes, a spare one when there is one. */
+  byte[] buffer(int capacity) {
     if (capacity <= spareCapacity()) {
       byte[] b = spareBuffers.poll();
       if (b != null) {
@@ -219,7 +222,8 @@ public final class Repository implements Closeable {
     return new byte[capacity];
   }
 
-  private void giveBack(byte[] b) {
+  /** Takes back a buffer from {@link #buffer} that nothing refers to any more. */
+  void giveBack(byte[] b) {
     if (b.length == spareCapacity() && spareBuffers.size() < MAX_SPARE_BUFFERS) {
       spareBuffers.push(b);
     }
