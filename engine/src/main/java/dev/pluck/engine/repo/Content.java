@@ -40,23 +40,11 @@ public final class Content {
           repo.giveBack(buf);
           out.add(null);
         } else if (end && inflight.isEmpty()) {
-          Repository.Prepared p;
-          try {
-            p = repo.prepare(buf, 0, n);
-          } finally {
-            repo.giveBack(buf);
-          }
-          out.add(repo.append(p).hex());  // one chunk (most files): no hand-off to a worker
+          out.add(repo.append(prepare(repo, buf, n)).hex());  // one chunk (most files): no hand-off to a worker
         } else {
           slots.add(out.size());
           out.add(null);
-          inflight.add(workers.submit(() -> {
-            try {
-              return repo.prepare(buf, 0, n);
-            } finally {
-              repo.giveBack(buf);
-            }
-          }));
+          inflight.add(workers.submit(() -> prepare(repo, buf, n)));
         }
         continue;
       }
@@ -91,13 +79,7 @@ public final class Content {
         } else {
           parts.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
             try {
-              Repository.Prepared p;
-              try {
-                p = repo.prepare(buf, 0, n);
-              } finally {
-                repo.giveBack(buf);
-              }
-              return repo.append(p).hex();
+              return repo.append(prepare(repo, buf, n)).hex();
             } catch (IOException e) {
               throw new java.util.concurrent.CompletionException(e);
             } finally {
@@ -118,6 +100,15 @@ public final class Content {
     }
     return java.util.concurrent.CompletableFuture.allOf(parts.toArray(java.util.concurrent.CompletableFuture[]::new))
         .thenApply(done -> parts.stream().map(java.util.concurrent.CompletableFuture::join).toList());
+  }
+
+  /** Prepares the chunk {@code buf[0, n)} and gives {@code buf} back (prepare keeps nothing of it). */
+  private static Repository.Prepared prepare(Repository repo, byte[] buf, int n) throws IOException {
+    try {
+      return repo.prepare(buf, 0, n);
+    } finally {
+      repo.giveBack(buf);
+    }
   }
 
   /** Reads into {@code buf[0, want)} until it is full or the channel ends; the bytes read. */
